@@ -1,0 +1,314 @@
+/**
+ * The binary NetParameter (.caffemodel) read at the wire level: layers with their names, types, bottoms, tops and
+ * blobs, the blob data as typed arrays over the file's bytes (a view when aligned, else one bulk copy), and the
+ * byte span of every layer so the writer can copy what does not change. Unknown fields stay in those bytes.
+ */
+import { CaffeFoldError } from '../errors';
+import { V1_TYPE_NAMES as V1_TO_V2, v1TypeName } from '../schema/v1';
+
+export interface Span {
+  start: number;
+  end: number;
+}
+export type BlobDType = 'float32' | 'float64' | 'float16';
+export interface BlobInfo {
+  dtype: BlobDType;
+  /** BlobShape dims if present, else the legacy num/channels/height/width as stored; [] if none. */
+  shape: number[];
+  shapeKind: 'shape' | 'legacy' | 'none';
+  /** Uint16Array holds raw fp16 bits. */
+  data: Float32Array | Float64Array | Uint16Array;
+  count: number;
+  /** Byte span of this BlobProto's payload in model.bytes. */
+  span: Span;
+}
+export interface ModelLayer {
+  /** Order in the file among layer + layers. */
+  index: number;
+  field: 100 | 2;
+  name: string;
+  /** V2 type string; for V1 layers the mapped V2 name. */
+  type: string;
+  v1Type?: string;
+  bottoms: string[];
+  tops: string[];
+  blobs: BlobInfo[];
+  /** The whole field: tag + length + payload. */
+  span: Span;
+  payload: Span;
+}
+export interface CaffeModel {
+  bytes: Uint8Array;
+  file?: string;
+  name?: string;
+  layers: ModelLayer[];
+}
+
+const utf8 = new TextDecoder('utf-8');
+
+/** A cursor over a range of bytes, with every length checked against what remains. */
+export class Wire {
+  pos: number;
+  constructor(
+    readonly bytes: Uint8Array,
+    start: number,
+    readonly end: number,
+    readonly file?: string,
+  ) {
+    this.pos = start;
+  }
+
+  fail(code: string, what: string, at = this.pos, hint?: string): never {
+    throw new CaffeFoldError(
+      code,
+      what,
+      { kind: 'binary', file: this.file, offset: at },
+      hint ??
+        (code === 'caffemodel-truncated'
+          ? 'the file looks cut short or damaged — download or copy it again'
+          : 'this is not a valid Caffe .caffemodel (binary NetParameter)'),
+    );
+  }
+
+  get done(): boolean {
+    return this.pos >= this.end;
+  }
+
+  varint(): number {
+    const b = this.bytes;
+    let result = 0;
+    let mul = 1;
+    const start = this.pos;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) this.fail('caffemodel-truncated', 'a number (varint) runs past the end of its message', start);
+      const c = b[this.pos++];
+      result += (c & 0x7f) * mul;
+      if (c < 0x80) return result;
+      mul *= 128;
+    }
+    return this.fail('caffemodel-invalid', 'a number (varint) is longer than 10 bytes', start);
+  }
+
+  /** Tag: field number and wire type. */
+  tag(): { field: number; wire: number; at: number } {
+    const at = this.pos;
+    const t = this.varint();
+    const field = Math.floor(t / 8);
+    const wire = t & 7;
+    if (field === 0) this.fail('caffemodel-invalid', 'field number 0 is not allowed', at);
+    return { field, wire, at };
+  }
+
+  /** A length-delimited payload's span, checked against the bytes that remain. */
+  len(): Span {
+    const at = this.pos;
+    const n = this.varint();
+    if (n > this.end - this.pos) {
+      this.fail('caffemodel-truncated', `a field says it is ${n} bytes long but only ${this.end - this.pos} remain`, at);
+    }
+    const s = { start: this.pos, end: this.pos + n };
+    this.pos += n;
+    return s;
+  }
+
+  skip(wire: number, at: number): void {
+    switch (wire) {
+      case 0:
+        this.varint();
+        return;
+      case 1:
+        if (this.end - this.pos < 8) this.fail('caffemodel-truncated', 'an 8-byte field runs past the end', at);
+        this.pos += 8;
+        return;
+      case 2:
+        this.len();
+        return;
+      case 5:
+        if (this.end - this.pos < 4) this.fail('caffemodel-truncated', 'a 4-byte field runs past the end', at);
+        this.pos += 4;
+        return;
+      default:
+        this.fail('caffemodel-wiretype', `wire type ${wire} is not valid here`, at);
+    }
+  }
+
+  string(s: Span): string {
+    return utf8.decode(this.bytes.subarray(s.start, s.end));
+  }
+}
+
+function typedView<T extends Float32Array | Float64Array | Uint16Array>(
+  Ctor: { new (b: ArrayBufferLike, o: number, n: number): T; BYTES_PER_ELEMENT: number },
+  bytes: Uint8Array,
+  s: Span,
+): T {
+  const size = Ctor.BYTES_PER_ELEMENT;
+  const n = Math.floor((s.end - s.start) / size);
+  const off = bytes.byteOffset + s.start;
+  if (off % size === 0) return new Ctor(bytes.buffer, off, n);
+  const copy = bytes.slice(s.start, s.start + n * size);
+  return new Ctor(copy.buffer, 0, n);
+}
+
+function concatTyped<T extends Float32Array | Float64Array>(parts: T[], Ctor: new (n: number) => T): T {
+  if (parts.length === 1) return parts[0];
+  const out = new Ctor(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p as never, o);
+    o += p.length;
+  }
+  return out;
+}
+
+function readBlob(w: Wire, span: Span): BlobInfo {
+  const r = new Wire(w.bytes, span.start, span.end, w.file);
+  const legacy: number[] = [];
+  let dims: number[] | undefined;
+  const floats: Float32Array[] = [];
+  const doubles: Float64Array[] = [];
+  let raw: Span | undefined;
+  let rawType: number | undefined;
+  while (!r.done) {
+    const { field, wire, at } = r.tag();
+    if (field >= 1 && field <= 4 && wire === 0) {
+      legacy[field - 1] = r.varint();
+    } else if (field === 5 && wire === 2) {
+      const s = r.len();
+      if ((s.end - s.start) % 4) r.fail('caffemodel-invalid', 'packed float data is not a multiple of 4 bytes', s.start);
+      floats.push(typedView(Float32Array, r.bytes, s));
+    } else if (field === 5 && wire === 5) {
+      // Unpacked repeated float: gather the run.
+      const vals: number[] = [];
+      r.pos = at;
+      while (!r.done) {
+        const p = r.pos;
+        const t = r.tag();
+        if (t.field !== 5 || t.wire !== 5) {
+          r.pos = p;
+          break;
+        }
+        if (r.end - r.pos < 4) r.fail('caffemodel-truncated', 'a float runs past the end', t.at);
+        vals.push(new DataView(r.bytes.buffer, r.bytes.byteOffset + r.pos, 4).getFloat32(0, true));
+        r.pos += 4;
+      }
+      floats.push(Float32Array.from(vals));
+    } else if (field === 8 && wire === 2) {
+      const s = r.len();
+      if ((s.end - s.start) % 8) r.fail('caffemodel-invalid', 'packed double data is not a multiple of 8 bytes', s.start);
+      doubles.push(typedView(Float64Array, r.bytes, s));
+    } else if (field === 8 && wire === 1) {
+      if (r.end - r.pos < 8) r.fail('caffemodel-truncated', 'a double runs past the end', at);
+      doubles.push(Float64Array.of(new DataView(r.bytes.buffer, r.bytes.byteOffset + r.pos, 8).getFloat64(0, true)));
+      r.pos += 8;
+    } else if (field === 7 && wire === 2) {
+      const s = r.len();
+      const sr = new Wire(r.bytes, s.start, s.end, r.file);
+      dims = [];
+      while (!sr.done) {
+        const t = sr.tag();
+        if (t.field === 1 && t.wire === 2) {
+          const p = sr.len();
+          const pr = new Wire(sr.bytes, p.start, p.end, sr.file);
+          while (!pr.done) dims.push(pr.varint());
+        } else if (t.field === 1 && t.wire === 0) dims.push(sr.varint());
+        else sr.skip(t.wire, t.at);
+      }
+    } else if (field === 10 && wire === 0) {
+      rawType = r.varint();
+    } else if (field === 12 && wire === 2) {
+      raw = r.len();
+    } else {
+      r.skip(wire, at);
+    }
+  }
+  let dtype: BlobDType = 'float32';
+  let data: Float32Array | Float64Array | Uint16Array;
+  if (floats.length) data = concatTyped(floats, Float32Array);
+  else if (doubles.length) {
+    data = concatTyped(doubles, Float64Array);
+    dtype = 'float64';
+  } else if (raw) {
+    const size = rawType === 0 ? 8 : rawType === 2 ? 2 : 4;
+    if ((raw.end - raw.start) % size) r.fail('caffemodel-invalid', `raw_data of ${raw.end - raw.start} bytes is not a whole number of ${size}-byte values`, raw.start);
+    if (rawType === 2) {
+      data = typedView(Uint16Array, r.bytes, raw);
+      dtype = 'float16';
+    } else if (rawType === 0) {
+      data = typedView(Float64Array, r.bytes, raw);
+      dtype = 'float64';
+    } else if (rawType === undefined || rawType === 1) {
+      data = typedView(Float32Array, r.bytes, raw);
+    } else return r.fail('caffemodel-unsupported', `raw_data_type ${rawType} (integer blobs) is not supported`, span.start, 'only float, double and fp16 blobs can be folded');
+  } else data = new Float32Array(0);
+  const shape = dims ?? (legacy.length ? legacy.map((d) => d ?? 1) : []);
+  return { dtype, shape, shapeKind: dims ? 'shape' : legacy.length ? 'legacy' : 'none', data, count: data.length, span };
+}
+
+function readLayer(w: Wire, span: Span, payload: Span, field: 100 | 2, index: number): ModelLayer {
+  const r = new Wire(w.bytes, payload.start, payload.end, w.file);
+  const v1 = field === 2;
+  const F = v1 ? { name: 4, type: 5, bottom: 2, top: 3, blobs: 6 } : { name: 1, type: 2, bottom: 3, top: 4, blobs: 7 };
+  let name = '';
+  let type = '';
+  let v1Type: string | undefined;
+  const bottoms: string[] = [];
+  const tops: string[] = [];
+  const blobs: BlobInfo[] = [];
+  while (!r.done) {
+    const t = r.tag();
+    if (t.field === F.name && t.wire === 2) name = r.string(r.len());
+    else if (t.field === F.type && !v1 && t.wire === 2) type = r.string(r.len());
+    else if (t.field === F.type && v1 && t.wire === 0) {
+      v1Type = v1TypeName(r.varint());
+      type = v1Type;
+    } else if (t.field === F.bottom && t.wire === 2) bottoms.push(r.string(r.len()));
+    else if (t.field === F.top && t.wire === 2) tops.push(r.string(r.len()));
+    else if (t.field === F.blobs && t.wire === 2) blobs.push(readBlob(r, r.len()));
+    else r.skip(t.wire, t.at);
+  }
+  if (v1Type !== undefined) type = V1_TO_V2[v1Type] ?? v1Type;
+  return { index, field, name, type, v1Type, bottoms, tops, blobs, span, payload };
+}
+
+
+/** Read a caffemodel. Throws CaffeFoldError with the byte offset of what is wrong. */
+export function readCaffemodel(bytes: Uint8Array, file?: string): CaffeModel {
+  if (bytes.length === 0) throw new CaffeFoldError('caffemodel-empty', 'the caffemodel is empty', { kind: 'file', file }, 'the download or copy may have failed: get the file again');
+  if (!looksLikeCaffemodel(bytes)) {
+    throw new CaffeFoldError('caffemodel-not-binary', 'this is not a Caffe .caffemodel (binary NetParameter)', { kind: 'binary', file, offset: 0 }, 'drop the weights file that Caffe saved (.caffemodel); a text file is the .prototxt');
+  }
+  const w = new Wire(bytes, 0, bytes.length, file);
+  const layers: ModelLayer[] = [];
+  let name: string | undefined;
+  while (!w.done) {
+    const { field, wire, at } = w.tag();
+    if ((field === 100 || field === 2) && wire === 2) {
+      const payload = w.len();
+      layers.push(readLayer(w, { start: at, end: payload.end }, payload, field, layers.length));
+    } else if (field === 1 && wire === 2) name = w.string(w.len());
+    else w.skip(wire, at);
+  }
+  return { bytes, file, name, layers };
+}
+
+/**
+ * A cheap sniff: the first fields parse as NetParameter fields with the right wire types
+ * (name 1, layers 2, input 3, input_dim 4, force_backward 5, state 6, debug_info 7, input_shape 8, layer 100).
+ */
+export function looksLikeCaffemodel(bytes: Uint8Array): boolean {
+  const expected: Record<number, number> = { 1: 2, 2: 2, 3: 2, 4: 0, 5: 0, 6: 2, 7: 0, 8: 2, 100: 2 };
+  const w = new Wire(bytes, 0, bytes.length);
+  try {
+    for (let i = 0; i < 4 && !w.done; i++) {
+      const { field, wire, at } = w.tag();
+      if (expected[field] === undefined || (expected[field] !== wire && !(field === 4 && wire === 2))) return false;
+      if (i === 0 && field !== 1 && field !== 2 && field !== 100 && field !== 3) return false;
+      w.skip(wire, at);
+    }
+    return true;
+  } catch (e) {
+    // A model cut short still sniffs as a caffemodel if its first tag was right: reading it then says where it ends.
+    return e instanceof CaffeFoldError && e.code === 'caffemodel-truncated' && w.pos > 0 && bytes.length > 2;
+  }
+}

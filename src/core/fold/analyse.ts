@@ -1,0 +1,308 @@
+/**
+ * Which chains fold, and why the other BatchNorms do not. Works on the structure alone (prototxt only) and,
+ * when the caffemodel is loaded, also checks the blobs and the statistics.
+ */
+import type { Net, NetLayer } from '../net';
+import type { BlobInfo, ModelLayer } from '../caffemodel';
+import { bool, message, messages, num, str } from '../prototxt';
+import type { Analysis, Chain, ChainPattern, Refusal, RefusalCode, Warning } from './types';
+import { blobFloats } from './blobs';
+
+export const PRODUCER_TYPES: ReadonlySet<string> = new Set([
+  'Convolution',
+  'Deconvolution',
+  'InnerProduct',
+  'ConvolutionDepthwise',
+  'DepthwiseConvolution',
+]);
+
+const SHORT: Record<string, string> = {
+  Convolution: 'Conv',
+  Deconvolution: 'Deconv',
+  InnerProduct: 'IP',
+  ConvolutionDepthwise: 'DWConv',
+  DepthwiseConvolution: 'DWConv',
+};
+
+export function chainLabel(pattern: ChainPattern, producerType?: string): string {
+  const p = producerType ? SHORT[producerType] ?? producerType : '';
+  switch (pattern) {
+    case 'producer-bn-scale':
+      return `${p}+BN+Scale`;
+    case 'producer-bn':
+      return `${p}+BN`;
+    case 'producer-scale':
+      return `${p}+Scale`;
+    case 'bn-scale':
+      return 'BN+Scale→Scale';
+  }
+}
+
+/** The parameter block that holds bias_term / num_output for a producer type. */
+export function producerParamName(type: string): 'convolution_param' | 'inner_product_param' {
+  return type === 'InnerProduct' ? 'inner_product_param' : 'convolution_param';
+}
+
+export interface ProducerInfo {
+  outChannels: number | undefined;
+  hasBias: boolean;
+  group: number;
+  transpose: boolean;
+}
+
+export function producerInfo(layer: NetLayer): ProducerInfo {
+  const p = message(layer.msg, producerParamName(layer.type));
+  return {
+    outChannels: p ? num(p, 'num_output') : undefined,
+    hasBias: p ? bool(p, 'bias_term') !== false : true,
+    group: (p && layer.type !== 'InnerProduct' ? num(p, 'group') : undefined) ?? 1,
+    transpose: layer.type === 'InnerProduct' && p ? bool(p, 'transpose') === true : false,
+  };
+}
+
+/** BatchNorm parameters as Caffe reads them in the TEST phase. */
+export function bnParams(layer: NetLayer): { eps: number; useGlobalStats: boolean | undefined } {
+  const p = message(layer.msg, 'batch_norm_param');
+  return { eps: (p && num(p, 'eps')) ?? 1e-5, useGlobalStats: p ? bool(p, 'use_global_stats') : undefined };
+}
+
+export function scaleParams(layer: NetLayer): { axis: number; numAxes: number; biasTerm: boolean } {
+  const p = message(layer.msg, 'scale_param');
+  return {
+    axis: (p && num(p, 'axis')) ?? 1,
+    numAxes: (p && num(p, 'num_axes')) ?? 1,
+    biasTerm: p ? bool(p, 'bias_term') === true : false,
+  };
+}
+
+function paramNames(layer: NetLayer): string[] {
+  return messages(layer.msg, 'param')
+    .map((p) => str(p, 'name'))
+    .filter((n): n is string => !!n);
+}
+
+const count = (b: BlobInfo | undefined) => (b ? b.count : 0);
+
+export interface AnalyseOptions {
+  /** Layer name → weights; when given, blobs and statistics are checked too. */
+  weights?: Map<string, ModelLayer>;
+  zeroFactor?: 'caffe' | 'one';
+}
+
+export function analyse(net: Net, opts: AnalyseOptions = {}): Analysis {
+  const { weights } = opts;
+  const chains: Chain[] = [];
+  const refusals: Refusal[] = [];
+  const warnings: Warning[] = [];
+  const claimed = new Set<number>();
+
+  // Weight sharing: a param name used by more than one layer.
+  const paramUse = new Map<string, number>();
+  for (const l of net.layers) for (const n of paramNames(l)) paramUse.set(n, (paramUse.get(n) ?? 0) + 1);
+  const sharesWeights = (l: NetLayer) => paramNames(l).some((n) => (paramUse.get(n) ?? 0) > 1);
+
+  const onlyReader = (blobId: string): NetLayer | undefined => {
+    const readers = net.consumers.get(blobId) ?? [];
+    return readers.length === 1 ? net.layers[readers[0]] : undefined;
+  };
+  const producerOf = (l: NetLayer): NetLayer | undefined => {
+    const idx = net.producer.get(l.bottomRefs[0]?.id ?? '');
+    return idx === undefined || idx < 0 ? undefined : net.layers[idx];
+  };
+  const refuse = (l: NetLayer, code: RefusalCode, reason: string) => {
+    refusals.push({ layer: l.name, type: l.type, code, reason });
+  };
+
+  /** Why this Scale layer cannot take part in a per-channel fold, or undefined. */
+  const scaleProblem = (s: NetLayer): { code: RefusalCode; reason: string } | undefined => {
+    if (s.bottoms.length !== 1) return { code: 'scale-two-bottoms', reason: `Scale "${s.name}" has ${s.bottoms.length} bottoms: its multiplier is a blob computed at run time, not a per-channel constant` };
+    const sp = scaleParams(s);
+    if (sp.axis !== 1) return { code: 'scale-axis', reason: `Scale "${s.name}" has axis: ${sp.axis}; only per-channel scaling (axis 1) folds` };
+    if (sp.numAxes !== 1) return { code: 'scale-num-axes', reason: `Scale "${s.name}" has num_axes: ${sp.numAxes}; only per-channel scaling (num_axes 1) folds` };
+    if (weights) {
+      const w = weights.get(s.name);
+      if (!w || w.blobs.length === 0) return { code: 'blobs-missing', reason: `Scale "${s.name}" has no weights in the caffemodel` };
+      const C = count(w.blobs[0]);
+      if (sp.biasTerm && (w.blobs.length < 2 || count(w.blobs[1]) !== C)) return { code: 'blobs-shape', reason: `Scale "${s.name}" has bias_term: true but its bias blob is missing or has the wrong size` };
+    }
+    return undefined;
+  };
+
+  /** Why this producer cannot absorb a per-channel affine map on its output, or undefined. */
+  const producerProblem = (p: NetLayer | undefined, reader: NetLayer, channels: number | undefined): { code: RefusalCode; reason: string } | undefined => {
+    if (!p) return { code: 'bn-input-not-foldable', reason: `its input "${reader.bottoms[0]}" is a net input, not the output of a convolution or inner product` };
+    if (!PRODUCER_TYPES.has(p.type)) {
+      return { code: 'bn-input-not-foldable', reason: `its input comes from ${p.type} "${p.name}", not from a Convolution, Deconvolution or InnerProduct` };
+    }
+    if (claimed.has(p.index)) return { code: 'producer-output-shared', reason: `${p.type} "${p.name}" already absorbs another chain` };
+    if (p.topRefs.length !== 1) return { code: 'producer-output-shared', reason: `${p.type} "${p.name}" has ${p.topRefs.length} tops` };
+    const readers = net.consumers.get(p.topRefs[0].id) ?? [];
+    if (readers.length !== 1) {
+      const others = readers.filter((i) => i !== reader.index).map((i) => `"${net.layers[i].name}"`);
+      return { code: 'producer-output-shared', reason: `the output of ${p.type} "${p.name}" is also read by ${others.join(', ')}, which must keep seeing the unnormalised values` };
+    }
+    if (sharesWeights(p)) return { code: 'producer-weights-shared', reason: `${p.type} "${p.name}" shares its weights with another layer (param name), so they cannot be rescaled for one use` };
+    if (weights) {
+      const w = weights.get(p.name);
+      const info = producerInfo(p);
+      if (!w || w.blobs.length === 0) return { code: 'blobs-missing', reason: `${p.type} "${p.name}" has no weights in the caffemodel` };
+      const wantBlobs = info.hasBias ? 2 : 1;
+      if (w.blobs.length !== wantBlobs) {
+        return { code: 'blobs-shape', reason: `${p.type} "${p.name}" has ${w.blobs.length} blobs in the caffemodel but bias_term says ${wantBlobs}` };
+      }
+      const C = producerOutChannels(p, w);
+      if (C === undefined) return { code: 'blobs-shape', reason: `the weights of ${p.type} "${p.name}" do not match its num_output/group` };
+      if (channels !== undefined && C !== channels) {
+        return { code: 'blobs-shape', reason: `${p.type} "${p.name}" has ${C} output channels but "${reader.name}" has ${channels}` };
+      }
+      if (info.hasBias && count(w.blobs[1]) !== C) return { code: 'blobs-shape', reason: `the bias of ${p.type} "${p.name}" has ${count(w.blobs[1])} values, not ${C}` };
+    }
+    return undefined;
+  };
+
+  for (const bn of net.layers) {
+    if (bn.type !== 'BatchNorm') continue;
+    const { eps, useGlobalStats } = bnParams(bn);
+    if (useGlobalStats === false) {
+      refuse(bn, 'bn-batch-stats', 'use_global_stats: false — it normalises with the statistics of each batch at inference, so no fixed per-channel factor can replace it');
+      continue;
+    }
+    if (bn.bottoms.length !== 1 || bn.tops.length !== 1) {
+      refuse(bn, 'bn-input-not-foldable', `it has ${bn.bottoms.length} bottoms and ${bn.tops.length} tops; a BatchNorm has one of each`);
+      continue;
+    }
+    // Blobs and statistics.
+    let channels: number | undefined;
+    if (weights) {
+      const w = weights.get(bn.name);
+      if (!w || w.blobs.length < 3) {
+        refuse(bn, 'blobs-missing', w ? `it has ${w.blobs.length} blobs in the caffemodel, not 3 (mean, variance, factor)` : 'it has no weights in the caffemodel');
+        continue;
+      }
+      channels = count(w.blobs[0]);
+      if (count(w.blobs[1]) !== channels || count(w.blobs[2]) < 1) {
+        refuse(bn, 'blobs-shape', `its blobs have ${count(w.blobs[0])}, ${count(w.blobs[1])} and ${count(w.blobs[2])} values; expected C, C and 1`);
+        continue;
+      }
+      const bad = badStatistics(w, eps, opts.zeroFactor ?? 'caffe');
+      if (bad) {
+        refuse(bn, 'bad-statistics', bad);
+        warnings.push({ layer: bn.name, message: bad });
+        continue;
+      }
+    }
+    // Its Scale partner: the only reader of the BN output, one bottom, per channel.
+    const next = onlyReader(bn.topRefs[0].id);
+    let scale: NetLayer | undefined;
+    let scaleNote: { code: RefusalCode; reason: string } | undefined;
+    if (next && next.type === 'Scale' && !claimed.has(next.index)) {
+      scaleNote = scaleProblem(next);
+      if (!scaleNote && weights && channels !== undefined && count(weights.get(next.name)?.blobs[0]) !== channels) {
+        scaleNote = { code: 'blobs-shape', reason: `Scale "${next.name}" has ${count(weights.get(next.name)?.blobs[0])} values, BatchNorm has ${channels}` };
+      }
+      if (!scaleNote) scale = next;
+    }
+    const producer = producerOf(bn);
+    const problem = producerProblem(producer, bn, channels);
+    if (!problem && producer) {
+      const pattern: ChainPattern = scale ? 'producer-bn-scale' : 'producer-bn';
+      const removed = scale ? [bn.name, scale.name] : [bn.name];
+      chains.push({
+        id: producer.name,
+        pattern,
+        label: chainLabel(pattern, producer.type),
+        target: producer.name,
+        producer: producer.name,
+        bn: bn.name,
+        scale: scale?.name,
+        layers: [producer.name, ...removed],
+        removed,
+        outputTop: (scale ?? bn).tops[0],
+      });
+      claimed.add(producer.index).add(bn.index);
+      if (scale) claimed.add(scale.index);
+      continue;
+    }
+    if (scale) {
+      chains.push({
+        id: bn.name,
+        pattern: 'bn-scale',
+        label: chainLabel('bn-scale'),
+        target: scale.name,
+        bn: bn.name,
+        scale: scale.name,
+        layers: [bn.name, scale.name],
+        removed: [bn.name],
+        outputTop: scale.tops[0],
+      });
+      claimed.add(bn.index).add(scale.index);
+      continue;
+    }
+    const why = problem!.reason + (scaleNote ? `; and ${scaleNote.reason}` : next ? '' : '');
+    refuse(bn, problem!.code, `${why}${scaleNote ? '' : '; no per-channel Scale follows it, so it cannot be merged into one either'}`);
+  }
+
+  // producer → Scale with no BatchNorm between.
+  for (const s of net.layers) {
+    if (s.type !== 'Scale' || claimed.has(s.index)) continue;
+    if (scaleProblem(s)) continue;
+    const p = producerOf(s);
+    if (!p || !PRODUCER_TYPES.has(p.type)) continue;
+    const channels = weights ? count(weights.get(s.name)?.blobs[0]) : undefined;
+    if (producerProblem(p, s, channels)) continue;
+    chains.push({
+      id: p.name,
+      pattern: 'producer-scale',
+      label: chainLabel('producer-scale', p.type),
+      target: p.name,
+      producer: p.name,
+      scale: s.name,
+      layers: [p.name, s.name],
+      removed: [s.name],
+      outputTop: s.tops[0],
+    });
+    claimed.add(p.index).add(s.index);
+  }
+
+  const order = new Map(net.layers.map((l) => [l.name, l.index]));
+  chains.sort((a, b) => (order.get(a.layers[0]) ?? 0) - (order.get(b.layers[0]) ?? 0));
+  return { chains, refusals, warnings };
+}
+
+/** Output channels of a producer from its blobs (and num_output/group), or undefined when they disagree. */
+export function producerOutChannels(p: NetLayer, w: ModelLayer): number | undefined {
+  const info = producerInfo(p);
+  const W = w.blobs[0];
+  const shape = W.shape.length ? W.shape : [W.count];
+  let C: number | undefined;
+  if (p.type === 'InnerProduct') {
+    const N = info.outChannels ?? (info.hasBias ? count(w.blobs[1]) : undefined);
+    if (N === undefined || N <= 0 || W.count % N !== 0) return undefined;
+    const last = shape[shape.length - 1];
+    const rows = shape.length >= 2 ? shape[shape.length - 2] : undefined;
+    if (info.transpose ? last !== N : rows !== undefined && rows !== N && shape.length > 1) return undefined;
+    C = N;
+  } else if (p.type === 'Deconvolution') {
+    if (shape.length < 2) return undefined;
+    C = shape[1] * info.group;
+    if (info.outChannels !== undefined && info.outChannels !== C) return undefined;
+  } else {
+    C = shape[0];
+    if (info.outChannels !== undefined && info.outChannels !== C) return undefined;
+  }
+  return C;
+}
+
+function badStatistics(w: ModelLayer, eps: number, zeroFactor: 'caffe' | 'one'): string | undefined {
+  const mean = blobFloats(w.blobs[0]);
+  const v = blobFloats(w.blobs[1]);
+  const f = blobFloats(w.blobs[2])[0];
+  if (!Number.isFinite(f)) return `its moving-average factor is ${f}`;
+  const s = f === 0 ? (zeroFactor === 'one' ? 1 : 0) : 1 / f;
+  for (let c = 0; c < v.length; c++) {
+    const variance = v[c] * s;
+    if (!Number.isFinite(variance) || !Number.isFinite(mean[c] * s)) return `channel ${c} has a non-finite statistic (mean ${mean[c]}, variance ${v[c]}): the model is damaged`;
+    if (variance + eps <= 0) return `channel ${c} has a negative variance (${variance}) that eps ${eps} does not cover: the model is damaged`;
+  }
+  return undefined;
+}
