@@ -41,12 +41,15 @@ export function corpusWeights(name: string, extra: string[] = [], tag = ''): str
 export interface OracleResult {
   ok: boolean;
   worst_rel: number;
+  /** The error of the oracle's own float64 reference fold: the float32 noise this net amplifies. */
+  noise_floor?: number | null;
+  local?: { failed?: unknown[]; worst_rel?: number };
   error?: string;
   [k: string]: unknown;
 }
 
-export function runOracle(original: [string, string], folded: [string, string], inputShape?: string): OracleResult {
-  const args = [join(ORACLE, 'oracle.py'), '--original', ...original, '--folded', ...folded];
+export function runOracle(original: [string, string], folded: [string, string], inputShape?: string, extra: string[] = []): OracleResult {
+  const args = [join(ORACLE, 'oracle.py'), '--original', ...original, '--folded', ...folded, ...extra];
   if (inputShape) args.push('--input-shape', inputShape);
   const r = spawnSync(PYTHON, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
   const line = r.stdout.trim().split('\n').pop() ?? '';

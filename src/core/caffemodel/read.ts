@@ -275,7 +275,7 @@ function readLayer(w: Wire, span: Span, payload: Span, field: 100 | 2, index: nu
 /** Read a caffemodel. Throws CaffeFoldError with the byte offset of what is wrong. */
 export function readCaffemodel(bytes: Uint8Array, file?: string): CaffeModel {
   if (bytes.length === 0) throw new CaffeFoldError('caffemodel-empty', 'the caffemodel is empty', { kind: 'file', file }, 'the download or copy may have failed: get the file again');
-  if (!looksLikeCaffemodel(bytes)) {
+  if (!looksLikeCaffemodel(bytes, 1)) {
     throw new CaffeFoldError('caffemodel-not-binary', 'this is not a Caffe .caffemodel (binary NetParameter)', { kind: 'binary', file, offset: 0 }, 'drop the weights file that Caffe saved (.caffemodel); a text file is the .prototxt');
   }
   const w = new Wire(bytes, 0, bytes.length, file);
@@ -296,11 +296,11 @@ export function readCaffemodel(bytes: Uint8Array, file?: string): CaffeModel {
  * A cheap sniff: the first fields parse as NetParameter fields with the right wire types
  * (name 1, layers 2, input 3, input_dim 4, force_backward 5, state 6, debug_info 7, input_shape 8, layer 100).
  */
-export function looksLikeCaffemodel(bytes: Uint8Array): boolean {
+export function looksLikeCaffemodel(bytes: Uint8Array, fieldsToCheck = 4): boolean {
   const expected: Record<number, number> = { 1: 2, 2: 2, 3: 2, 4: 0, 5: 0, 6: 2, 7: 0, 8: 2, 100: 2 };
   const w = new Wire(bytes, 0, bytes.length);
   try {
-    for (let i = 0; i < 4 && !w.done; i++) {
+    for (let i = 0; i < fieldsToCheck && !w.done; i++) {
       const { field, wire, at } = w.tag();
       if (expected[field] === undefined || (expected[field] !== wire && !(field === 4 && wire === 2))) return false;
       if (i === 0 && field !== 1 && field !== 2 && field !== 100 && field !== 3) return false;
