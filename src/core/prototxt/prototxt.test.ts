@@ -92,9 +92,11 @@ describe('prototxt: round trip', () => {
         expect(printPrototxt(doc)).toBe(text);
         for (const c of checks) {
           const ms = resolvePath(doc.root, c.path);
-          const seen = ms.flatMap((m) => (typeof c.value === 'number' ? nums(m, c.name) : strs(m, c.name)));
-          if (typeof c.value === 'number') expect(seen.some((v) => Object.is(v, c.value) || Math.abs(v - c.value) <= Math.abs(c.value) * 1e-12)).toBe(true);
-          else expect(seen).toContain(c.value);
+          const want = c.value;
+          if (typeof want === 'number') {
+            const seen = ms.flatMap((m) => nums(m, c.name));
+            expect(seen.some((v) => Object.is(v, want) || Math.abs(v - want) <= Math.abs(want) * 1e-12)).toBe(true);
+          } else expect(ms.flatMap((m) => strs(m, c.name))).toContain(want);
         }
       }),
       { numRuns: 400 },
