@@ -96,6 +96,15 @@ export function parsePrototxtFile(file: InputFile): PtDocument {
   if (file.bytes.length > 256 * 1024 * 1024) {
     throw new CaffeFoldError('prototxt-too-large', `the network definition is ${(file.bytes.length / 2 ** 20).toFixed(0)} MB; real ones are well under 10 MB`, { kind: 'file', file: file.name }, 'check that this is the .prototxt and not the weights');
   }
+  if (!looksLikeText(file.bytes)) {
+    const swapped = looksLikeCaffemodel(file.bytes);
+    throw new CaffeFoldError(
+      swapped ? 'file-swapped' : 'prototxt-not-text',
+      swapped ? 'this is a binary .caffemodel (the weights), given where the network definition (.prototxt) was expected' : 'this is a binary file, not a text network definition (.prototxt)',
+      { kind: 'file', file: file.name },
+      swapped ? 'give the .prototxt as the model and the .caffemodel as the weights' : 'give the deploy .prototxt of the network',
+    );
+  }
   const text = new TextDecoder('utf-8').decode(file.bytes);
   return parsePrototxt(text, file.name);
 }
@@ -153,8 +162,8 @@ export function loadFiles(prototxt: InputFile, caffemodel?: InputFile, opts: Loa
 export function chainDetails(loaded: Loaded, chainId: string, zeroFactor: 'caffe' | 'one' = 'caffe'): { stats?: ChainStats; proof?: ChainProof } {
   const chain = loaded.analysis.chains.find((c) => c.id === chainId);
   if (!chain || !loaded.model) return {};
-  const { stats, proof } = planChain(loaded.net, loaded.weights, chain, zeroFactor, 1);
-  return { stats, proof };
+  const plan = planChain(loaded.net, loaded.weights, chain, zeroFactor, 1);
+  return { stats: plan.stats, proof: plan.prove() };
 }
 
 export function foldLoaded(loaded: Loaded, opts: FoldOptions = {}, onPhase?: Progress): FoldResult {

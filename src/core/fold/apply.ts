@@ -34,7 +34,8 @@ export interface Planned {
   target: NetLayer;
   newBlobs: NewBlob[];
   addBias: boolean;
-  proof: ChainProof;
+  /** Run the original chain and the folded layer on one random input and compare. */
+  prove: () => ChainProof;
   stats: ChainStats;
 }
 
@@ -71,18 +72,19 @@ export function foldNet(input: FoldInput, opts: FoldOptions = {}, onPhase: Progr
   });
   onPhase('fold', todo.length, todo.length);
 
-  const accepted: Planned[] = [];
+  const accepted: (Planned & { proof: ChainProof })[] = [];
   planned.forEach((p, i) => {
     onPhase('verify', i, planned.length);
     const tol = toleranceFor(p.newBlobs[0].dtype, opts.tolerance ?? 1e-5);
-    if (!(p.proof.maxRelError <= tol)) {
+    const proof = p.prove();
+    if (!(proof.maxRelError <= tol)) {
       refusals.push({
         layer: p.chain.bn ?? p.chain.scale ?? p.chain.id,
         type: p.chain.bn ? 'BatchNorm' : 'Scale',
         code: 'proof-failed',
-        reason: `the folded layer differs from the original chain by ${p.proof.maxRelError.toExponential(2)} (relative), above ${tol}`,
+        reason: `the folded layer differs from the original chain by ${proof.maxRelError.toExponential(2)} (relative), above ${tol}`,
       });
-    } else accepted.push(p);
+    } else accepted.push({ ...p, proof });
   });
   onPhase('verify', planned.length, planned.length);
 
@@ -189,9 +191,9 @@ export function planChain(net: Net, weights: Map<string, ModelLayer>, chain: Cha
     ];
     // Proof: BatchNorm then Scale, literally, against the new Scale.
     const x: Tensor3 = { c: C, h: 2, w: 2, data: randomNormal(C * 4, seedFor) };
-    const ref = runBnScale(x, weights, bnLayer, scaleLayer, zeroFactor);
-    const got = scaleForward(x, fromDType(gammaNew, sw[0].dtype), fromDType(betaNew, newBlobs[1].dtype));
-    return { chain, target: s, newBlobs, addBias: !scaleParams(s).biasTerm, proof: { chain: chain.id, ...compare(ref.data, got.data) }, stats };
+    const ref = () => runBnScale(x, weights, bnLayer, scaleLayer, zeroFactor);
+    const got = () => scaleForward(x, fromDType(gammaNew, sw[0].dtype), fromDType(betaNew, newBlobs[1].dtype));
+    return { chain, target: s, newBlobs, addBias: !scaleParams(s).biasTerm, prove: () => ({ chain: chain.id, ...compare(ref().data, got().data) }), stats };
   }
 
   const p = net.byName.get(chain.producer!)!;
@@ -203,19 +205,24 @@ export function planChain(net: Net, weights: Map<string, ModelLayer>, chain: Cha
   const layout = weightLayout(p, W, C);
   const w64 = blobFloats(W);
   const b64 = B ? blobFloats(B) : undefined;
-  const wNew = toDType(scaleWeights(w64, layout, affine.alpha), W.dtype);
+  const wNew =
+    W.dtype === 'float16'
+      ? toDType(scaleWeights(w64, layout, affine.alpha), 'float16')
+      : scaleWeights(w64, layout, affine.alpha, W.dtype === 'float32' ? new Float32Array(W.count) : new Float64Array(W.count));
   const bNew = toDType(foldBias(b64, affine), B ? B.dtype : W.dtype);
   const newBlobs: NewBlob[] = [
     { data: wNew, dtype: W.dtype, shape: W.shape, like: W },
     B ? { data: bNew, dtype: B.dtype, shape: B.shape, like: B } : { data: bNew, dtype: W.dtype, shape: [C] },
   ];
   // Proof: the original producer → BatchNorm → Scale against the folded producer, on one random input.
-  const run = producerRunner(p, W, C, info);
-  const x = run.input(seedFor);
-  const z = run.forward(x, w64, b64);
-  const ref = runBnScale(z, weights, bnLayer, scaleLayer, zeroFactor);
-  const got = run.forward(x, fromDType(wNew, W.dtype), fromDType(bNew, newBlobs[1].dtype));
-  return { chain, target: p, newBlobs, addBias: !B, proof: { chain: chain.id, ...compare(ref.data, got.data) }, stats };
+  const prove = (): ChainProof => {
+    const run = producerRunner(p, W, C, info);
+    const x = run.input(seedFor);
+    const ref = runBnScale(run.forward(x, w64, b64), weights, bnLayer, scaleLayer, zeroFactor);
+    const got = run.forward(x, fromDType(wNew, W.dtype), fromDType(bNew, newBlobs[1].dtype));
+    return { chain: chain.id, ...compare(ref.data, got.data) };
+  };
+  return { chain, target: p, newBlobs, addBias: !B, prove, stats };
 }
 
 function runBnScale(x: Tensor3, weights: Map<string, ModelLayer>, bn: NetLayer | undefined, scale: NetLayer | undefined, zeroFactor: 'caffe' | 'one'): Tensor3 {

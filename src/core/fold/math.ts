@@ -98,12 +98,31 @@ export function forEachWeightChannel(count: number, layout: WeightLayout, cb: (i
   }
 }
 
-/** W' = W * alpha[c], in float64. */
-export function scaleWeights(w: ArrayLike<number>, layout: WeightLayout, alpha: Float64Array): Float64Array {
-  const out = new Float64Array(w.length);
-  forEachWeightChannel(w.length, layout, (i, c) => {
-    out[i] = w[i] * alpha[c];
-  });
+/**
+ * W' = W * alpha[c], computed in float64 and stored into `out` (a Float32Array rounds each product once, exactly
+ * as converting a float64 result would; a Float64Array keeps it).
+ */
+export function scaleWeights<T extends Float32Array | Float64Array = Float64Array>(
+  w: ArrayLike<number>,
+  layout: WeightLayout,
+  alpha: Float64Array,
+  out: T = new Float64Array(w.length) as T,
+): T {
+  const C = layout.outChannels;
+  const n = w.length;
+  if (layout.kind === 'out-major') {
+    const inner = n / C;
+    for (let c = 0, i = 0; c < C; c++) {
+      const a = alpha[c];
+      for (let k = 0; k < inner; k++, i++) out[i] = w[i] * a;
+    }
+  } else if (layout.kind === 'out-minor') {
+    for (let i = 0; i < n; i += C) for (let c = 0; c < C; c++) out[i + c] = w[i + c] * alpha[c];
+  } else {
+    forEachWeightChannel(n, layout, (i, c) => {
+      out[i] = w[i] * alpha[c];
+    });
+  }
   return out;
 }
 

@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { parseArgs, runCli } from '../src/cli/fold';
+import { blob, bnBlobs, caffemodelOf, prototxtOf, type TestNet } from './build';
+import { ROOT } from './oracle';
+
+const net: TestNet = {
+  name: 'tiny',
+  input: { name: 'data', shape: [1, 3, 6, 6] },
+  layers: [
+    { name: 'conv1', type: 'Convolution', bottoms: ['data'], tops: ['conv1'], text: 'convolution_param { num_output: 4 kernel_size: 3 bias_term: false }', blobs: [blob([4, 3, 3, 3])] },
+    { name: 'bn1', type: 'BatchNorm', bottoms: ['conv1'], tops: ['conv1'], blobs: bnBlobs(4).blobs },
+    { name: 'sc1', type: 'Scale', bottoms: ['conv1'], tops: ['conv1'], text: 'scale_param { bias_term: true }', blobs: [blob([4]), blob([4])] },
+    { name: 'pool', type: 'Pooling', bottoms: ['conv1'], tops: ['pool'], text: 'pooling_param { pool: MAX kernel_size: 2 stride: 2 }' },
+    { name: 'bn2', type: 'BatchNorm', bottoms: ['pool'], tops: ['bn2'], blobs: bnBlobs(4).blobs },
+  ],
+};
+
+function files() {
+  const dir = mkdtempSync(join(tmpdir(), 'caffe-fold-cli-'));
+  const model = join(dir, 'tiny.prototxt');
+  const weights = join(dir, 'tiny.caffemodel');
+  writeFileSync(model, prototxtOf(net));
+  writeFileSync(weights, caffemodelOf(net));
+  return { dir, model, weights };
+}
+
+const run = (args: string[]) => {
+  const out: string[] = [];
+  const err: string[] = [];
+  const r = runCli(args, (s) => out.push(s), (s) => err.push(s));
+  return { ...r, out: out.join('\n'), err: err.join('\n') };
+};
+
+describe('CLI', () => {
+  it('takes the classic merge script\'s flags, underscore and dash forms', () => {
+    expect(parseArgs(['--model', 'a', '--weights', 'b', '--output_model', 'c', '--output-weights', 'd', '--skip', 'x', 'y', '--zero-factor', 'one', '--dry-run'])).toMatchObject({
+      model: 'a',
+      weights: 'b',
+      outputModel: 'c',
+      outputWeights: 'd',
+      skip: ['x', 'y'],
+      zeroFactor: 'one',
+      dryRun: true,
+    });
+    expect(parseArgs(['--model=a', '--weights=b'])).toMatchObject({ model: 'a', weights: 'b' });
+  });
+
+  it('writes <base>_inference.* beside the inputs by default, with a readable summary; inputs unchanged', () => {
+    const f = files();
+    const before = [readFileSync(f.model), readFileSync(f.weights)];
+    const r = run(['--model', f.model, '--weights', f.weights, '--report', join(f.dir, 'r.json')]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/folded 1 chain\(s\):\n {2}Conv\+BN\+Scale +conv1 → bn1 → sc1/);
+    expect(r.out).toMatch(/not folded: 1\n {2}BatchNorm "bn2": its input comes from Pooling "pool"/);
+    expect(existsSync(join(f.dir, 'tiny_inference.prototxt'))).toBe(true);
+    expect(existsSync(join(f.dir, 'tiny_inference.caffemodel'))).toBe(true);
+    expect(readFileSync(f.model).equals(before[0]) && readFileSync(f.weights).equals(before[1])).toBe(true);
+    const rep = JSON.parse(readFileSync(join(f.dir, 'r.json'), 'utf8'));
+    expect(rep.chains).toEqual([expect.objectContaining({ layers: ['conv1', 'bn1', 'sc1'], pattern: 'producer-bn-scale' })]);
+    expect(rep.chains[0].maxRelError).toBeLessThan(1e-5);
+    expect(rep.refusals).toEqual([expect.objectContaining({ layer: 'bn2', code: 'bn-input-not-foldable' })]);
+    expect(rep.layers).toEqual({ before: 5, after: 3 });
+  });
+
+  it('--dry-run writes nothing but the report; --skip leaves a chain', () => {
+    const f = files();
+    const r = run(['--model', f.model, '--weights', f.weights, '--dry-run', '--skip', 'bn1', '--report', join(f.dir, 'r.json')]);
+    expect(r.code).toBe(0);
+    expect(existsSync(join(f.dir, 'tiny_inference.caffemodel'))).toBe(false);
+    const rep = JSON.parse(readFileSync(join(f.dir, 'r.json'), 'utf8'));
+    expect(rep.chains).toEqual([]);
+    expect(rep.refusals.map((x: { code: string }) => x.code).sort()).toEqual(['bn-input-not-foldable', 'skipped']);
+  });
+
+  it('never overwrites an input, and bad input exits 1 with what and where', () => {
+    const f = files();
+    const size = statSync(f.weights).size;
+    const r = run(['--model', f.model, '--weights', f.weights, '--output_weights', f.weights]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/never overwrites its input/);
+    expect(statSync(f.weights).size).toBe(size);
+    writeFileSync(join(f.dir, 'bad.prototxt'), 'layer {\n  name: "x"\n');
+    const bad = run(['--model', join(f.dir, 'bad.prototxt'), '--weights', f.weights]);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/bad\.prototxt:3:1: expected '}' to close "layer"/);
+    writeFileSync(join(f.dir, 'cut.caffemodel'), readFileSync(f.weights).subarray(0, 100));
+    const cut = run(['--model', f.model, '--weights', join(f.dir, 'cut.caffemodel')]);
+    expect(cut.code).toBe(1);
+    expect(cut.err).toMatch(/cut\.caffemodel at byte \d+: .*cut short/);
+    expect(run(['--weights', f.weights]).code).toBe(2);
+    expect(run(['--model', join(f.dir, 'nope.prototxt'), '--weights', f.weights]).err).toMatch(/cannot read .*nope\.prototxt: no such file/);
+  });
+
+  it('npm run fold works as a command (exit codes)', () => {
+    const f = files();
+    const ok = spawnSync('npx', ['tsx', 'src/cli/fold.ts', '--model', f.model, '--weights', f.weights, '-q'], { cwd: ROOT, encoding: 'utf8' });
+    expect(ok.status, ok.stderr).toBe(0);
+    const bad = spawnSync('npx', ['tsx', 'src/cli/fold.ts', '--model', f.weights, '--weights', f.weights], { cwd: ROOT, encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/caffe-fold: tiny\.caffemodel: this is a binary \.caffemodel \(the weights\), given where the network definition/);
+  });
+});
