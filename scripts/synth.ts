@@ -9,8 +9,8 @@ import { inferShapes } from '../src/core/shapes';
 
 export interface SynthOptions {
   seed?: number;
-  /** BatchNorm moving-average factor. */
-  factor?: number;
+  /** BatchNorm moving-average factor (default 999.98), or a function of the layer name. */
+  factor?: number | ((layer: string) => number);
   inputShape?: number[];
 }
 
@@ -147,13 +147,13 @@ export function synthCaffemodel(prototxt: string, opts: SynthOptions = {}): Uint
   const net = buildNet(parsePrototxt(prototxt));
   const { shapes } = inferShapes(net, { inputShape: opts.inputShape });
   const r = rng(opts.seed ?? 1);
-  const f = opts.factor ?? 999.98;
   const out = new Out();
   lenField(out, 1, [utf8.encode(net.name ?? 'net')]);
   for (const l of net.layers) {
     const specs = blobShapes(l, shapes.get(l.bottomRefs[0]?.id ?? ''));
     if (!specs.length) continue;
     const fanIn = specs[0].shape.slice(1).reduce((a, b) => a * b, 1);
+    const f = typeof opts.factor === 'function' ? opts.factor(l.name) : opts.factor ?? 999.98;
     const blobs = specs.map(({ role, shape }) => {
       const n = shape.reduce((a, b) => a * b, 1);
       const data = new Float32Array(n);
