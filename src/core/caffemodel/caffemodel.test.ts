@@ -145,6 +145,17 @@ describe('caffemodel: read and write', () => {
     }
   });
 
+  it('reads from a Node Buffer at an unaligned offset (Buffer.slice is a view, not a copy)', () => {
+    const bytes = encodeCaffemodel({ layers: [{ name: 'c', type: 'Convolution', blobs: [{ dtype: 'float32', shape: [3], data: Float32Array.of(1.5, -2, 3) }, { dtype: 'float64', shape: [2], data: Float64Array.of(7, 8) }] }] });
+    for (let shift = 0; shift < 8; shift++) {
+      const big = Buffer.alloc(bytes.length + 16, 0xee);
+      big.set(bytes, shift);
+      const m = readCaffemodel(big.subarray(shift, shift + bytes.length));
+      expect(Array.from(m.layers[0].blobs[0].data)).toEqual([1.5, -2, 3]);
+      expect(Array.from(m.layers[0].blobs[1].data)).toEqual([7, 8]);
+    }
+  });
+
   it('a V1 layer keeps its enum type and legacy 4-D blob dims', () => {
     const bytes = encodeCaffemodel({ layers: [{ name: 'fc', type: 'InnerProduct', v1: true, blobs: [{ dtype: 'float32', shape: [3, 2], data: new Float32Array(6) }] }] });
     const m = readCaffemodel(bytes);

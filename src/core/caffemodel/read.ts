@@ -146,7 +146,9 @@ function typedView<T extends Float32Array | Float64Array | Uint16Array>(
   const n = Math.floor((s.end - s.start) / size);
   const off = bytes.byteOffset + s.start;
   if (off % size === 0) return new Ctor(bytes.buffer, off, n);
-  const copy = bytes.slice(s.start, s.start + n * size);
+  // One bulk copy into fresh, aligned memory (not `bytes.slice`: on a Node Buffer that is a view, not a copy).
+  const copy = new Uint8Array(n * size);
+  copy.set(bytes.subarray(s.start, s.start + n * size));
   return new Ctor(copy.buffer, 0, n);
 }
 
