@@ -167,8 +167,9 @@ function readBlob(w: Wire, span: Span): BlobInfo {
   const r = new Wire(w.bytes, span.start, span.end, w.file);
   const legacy: number[] = [];
   let dims: number[] | undefined;
-  const floats: Float32Array[] = [];
-  const doubles: Float64Array[] = [];
+  // Packed data is kept as spans and turned into typed arrays only when asked for (see `data` below).
+  const floats: (Span | Float32Array)[] = [];
+  const doubles: (Span | Float64Array)[] = [];
   let raw: Span | undefined;
   let rawType: number | undefined;
   while (!r.done) {
@@ -178,7 +179,7 @@ function readBlob(w: Wire, span: Span): BlobInfo {
     } else if (field === 5 && wire === 2) {
       const s = r.len();
       if ((s.end - s.start) % 4) r.fail('caffemodel-invalid', 'packed float data is not a multiple of 4 bytes', s.start);
-      floats.push(typedView(Float32Array, r.bytes, s));
+      floats.push(s);
     } else if (field === 5 && wire === 5) {
       // Unpacked repeated float: gather the run.
       const vals: number[] = [];
@@ -198,7 +199,7 @@ function readBlob(w: Wire, span: Span): BlobInfo {
     } else if (field === 8 && wire === 2) {
       const s = r.len();
       if ((s.end - s.start) % 8) r.fail('caffemodel-invalid', 'packed double data is not a multiple of 8 bytes', s.start);
-      doubles.push(typedView(Float64Array, r.bytes, s));
+      doubles.push(s);
     } else if (field === 8 && wire === 1) {
       if (r.end - r.pos < 8) r.fail('caffemodel-truncated', 'a double runs past the end', at);
       doubles.push(Float64Array.of(new DataView(r.bytes.buffer, r.bytes.byteOffset + r.pos, 8).getFloat64(0, true)));
@@ -224,27 +225,49 @@ function readBlob(w: Wire, span: Span): BlobInfo {
       r.skip(wire, at);
     }
   }
+  const bytes = r.bytes;
+  const gather = <T extends Float32Array | Float64Array>(parts: (Span | T)[], Ctor: typeof Float32Array | typeof Float64Array): T =>
+    concatTyped(
+      parts.map((p) => ('start' in p && !ArrayBuffer.isView(p) ? (typedView(Ctor as never, bytes, p) as T) : (p as T))),
+      Ctor as unknown as new (n: number) => T,
+    );
+  const countOf = (parts: (Span | Float32Array | Float64Array)[], size: number) =>
+    parts.reduce((n, p) => n + (ArrayBuffer.isView(p) ? p.length : (p.end - p.start) / size), 0);
   let dtype: BlobDType = 'float32';
-  let data: Float32Array | Float64Array | Uint16Array;
-  if (floats.length) data = concatTyped(floats, Float32Array);
-  else if (doubles.length) {
-    data = concatTyped(doubles, Float64Array);
+  let make: () => Float32Array | Float64Array | Uint16Array;
+  let count: number;
+  if (floats.length) {
+    make = () => gather(floats, Float32Array);
+    count = countOf(floats, 4);
+  } else if (doubles.length) {
+    make = () => gather(doubles, Float64Array);
+    count = countOf(doubles, 8);
     dtype = 'float64';
   } else if (raw) {
+    const span = raw;
     const size = rawType === 0 ? 8 : rawType === 2 ? 2 : 4;
-    if ((raw.end - raw.start) % size) r.fail('caffemodel-invalid', `raw_data of ${raw.end - raw.start} bytes is not a whole number of ${size}-byte values`, raw.start);
+    if ((span.end - span.start) % size) r.fail('caffemodel-invalid', `raw_data of ${span.end - span.start} bytes is not a whole number of ${size}-byte values`, span.start);
+    count = (span.end - span.start) / size;
     if (rawType === 2) {
-      data = typedView(Uint16Array, r.bytes, raw);
+      make = () => typedView(Uint16Array, bytes, span);
       dtype = 'float16';
     } else if (rawType === 0) {
-      data = typedView(Float64Array, r.bytes, raw);
+      make = () => typedView(Float64Array, bytes, span);
       dtype = 'float64';
     } else if (rawType === undefined || rawType === 1) {
-      data = typedView(Float32Array, r.bytes, raw);
+      make = () => typedView(Float32Array, bytes, span);
     } else return r.fail('caffemodel-unsupported', `raw_data_type ${rawType} (integer blobs) is not supported`, span.start, 'only float, double and fp16 blobs can be folded');
-  } else data = new Float32Array(0);
+  } else {
+    make = () => new Float32Array(0);
+    count = 0;
+  }
   const shape = dims ?? (legacy.length ? legacy.map((d) => d ?? 1) : []);
-  return { dtype, shape, shapeKind: dims ? 'shape' : legacy.length ? 'legacy' : 'none', data, count: data.length, span };
+  const blob = { dtype, shape, shapeKind: dims ? 'shape' : legacy.length ? 'legacy' : 'none', count, span } as BlobInfo;
+  // The typed array is made on first use: a view over the file when aligned, else one bulk copy. Loading a model
+  // to look at it copies nothing; the writer copies unchanged layers as byte ranges and never asks.
+  let data: Float32Array | Float64Array | Uint16Array | undefined;
+  Object.defineProperty(blob, 'data', { enumerable: true, get: () => (data ??= make()) });
+  return blob;
 }
 
 function readLayer(w: Wire, span: Span, payload: Span, field: 100 | 2, index: number): ModelLayer {

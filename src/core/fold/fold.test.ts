@@ -451,3 +451,21 @@ layer { name: "d" type: "ReLU" bottom: "data" top: "d" include { max_level: 2 } 
     expect(l.pairing.unused).toEqual(['stale']);
   });
 });
+
+describe('reference layers', () => {
+  it('the one-position fast path of convolution equals the general loop', async () => {
+    const { convForward, randomNormal } = await import('./reference');
+    const g = { outChannels: 6, group: 2, kh: 3, kw: 2, sh: 1, sw: 1, ph: 0, pw: 0, dh: 2, dw: 1 };
+    const x = { c: 4, h: 5, w: 2, data: randomNormal(40, 3) };
+    const w = randomNormal(6 * 2 * 3 * 2, 4);
+    const b = randomNormal(6, 5);
+    const fast = convForward(x, w, b, g);
+    // The same position computed by the general loop: pad the input by a row, so the fast path is not taken, and
+    // read the output at the matching place.
+    const padded = { c: 4, h: 7, w: 4, data: new Float64Array(4 * 7 * 4) };
+    for (let c = 0; c < 4; c++) for (let y = 0; y < 5; y++) for (let xx = 0; xx < 2; xx++) padded.data[(c * 7 + y + 1) * 4 + xx + 1] = x.data[(c * 5 + y) * 2 + xx];
+    const slow = convForward(padded, w, b, { ...g, ph: 1, pw: 1 });
+    expect(fast.h * fast.w).toBe(1);
+    for (let oc = 0; oc < 6; oc++) expect(fast.data[oc]).toBeCloseTo(slow.data[(oc * slow.h + 2) * slow.w + 2], 12); // padded twice: by hand and by the layer
+  });
+});

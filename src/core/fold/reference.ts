@@ -39,6 +39,23 @@ export function convForward(x: Tensor3, w: ArrayLike<number>, bias: ArrayLike<nu
   const out = new Float64Array(g.outChannels * ho * wo);
   const inPerGroup = x.c / g.group;
   const outPerGroup = g.outChannels / g.group;
+  if (ho === 1 && wo === 1 && g.ph === 0 && g.pw === 0) {
+    // One output position: each output channel is the dot product of its weights with one input patch.
+    const K = inPerGroup * g.kh * g.kw;
+    const patch = new Float64Array(K);
+    for (let grp = 0; grp < g.group; grp++) {
+      for (let ic = 0, k = 0; ic < inPerGroup; ic++)
+        for (let ky = 0; ky < g.kh; ky++)
+          for (let kx = 0; kx < g.kw; kx++, k++) patch[k] = x.data[((grp * inPerGroup + ic) * x.h + ky * g.dh) * x.w + kx * g.dw];
+      for (let j = 0; j < outPerGroup; j++) {
+        const oc = grp * outPerGroup + j;
+        let acc = bias ? bias[oc] : 0;
+        for (let k = 0, o = oc * K; k < K; k++) acc += w[o + k] * patch[k];
+        out[oc] = acc;
+      }
+    }
+    return { c: g.outChannels, h: 1, w: 1, data: out };
+  }
   for (let oc = 0; oc < g.outChannels; oc++) {
     const grp = Math.floor(oc / outPerGroup);
     for (let oy = 0; oy < ho; oy++) {
