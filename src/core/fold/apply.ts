@@ -106,7 +106,11 @@ export function foldNet(input: FoldInput, opts: FoldOptions = {}, onPhase: Progr
       // The surviving Scale reads what the BatchNorm read, and now has a bias.
       const bn = net.byName.get(chain.bn!)!;
       const bottom = fields(target.msg, 'bottom')[0];
-      if (bottom && bottom.value.kind === 'scalar' && target.bottoms[0] !== bn.bottoms[0]) editor.setRaw(bottom.value, quote(bn.bottoms[0]));
+      if (bottom && bottom.value.kind === 'scalar' && target.bottoms[0] !== bn.bottoms[0]) {
+        editor.setRaw(bottom.value, quote(bn.bottoms[0]));
+        // The caffemodel's copy of the layer names its bottom too; Caffe ignores it, viewers show it.
+        if (weights.get(target.name)!.bottoms.length > 0) edit.rename = { bottoms: [bn.bottoms[0]] };
+      }
       if (p.addBias) {
         editor.setIn(target.msg, 'scale_param', 'bias_term', 'true');
         edit.setVarint = [{ paramField: 142, subField: 4, value: 1 }];

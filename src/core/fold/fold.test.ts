@@ -271,6 +271,7 @@ describe('patterns', () => {
     expect(sc.tops).toEqual(['sum_bn']);
     expect(text).toMatch(/bias_term: true/);
     expect(after.net.byName.has('bn')).toBe(false);
+    expect(after.weights.get('sc')!.bottoms).toEqual(['sum']);
   });
 
   it('double and fp16 blobs are written back in their own dtype', () => {
