@@ -6,6 +6,7 @@
 import { parsePrototxt, message, num, bool } from '../src/core/prototxt';
 import { buildNet, type NetLayer } from '../src/core/net';
 import { inferShapes } from '../src/core/shapes';
+import { mulberry32 } from '../src/core/fold/reference';
 
 export interface SynthOptions {
   seed?: number;
@@ -15,14 +16,7 @@ export interface SynthOptions {
 }
 
 function rng(seed: number) {
-  let a = seed >>> 0 || 1;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return {
     uniform: (lo: number, hi: number) => lo + (hi - lo) * next(),
     /** Approximately normal (sum of 4 uniforms), cheap enough for 500 MB of weights. */

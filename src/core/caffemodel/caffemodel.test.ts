@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isCaffeFoldError } from '../errors';
 import {
+  concatChunks,
   decodeHalf,
   encodeCaffemodel,
   encodeHalf,
@@ -27,15 +28,7 @@ const PY = '/usr/bin/python3';
 const haveGen = existsSync(join(SHARED, 'tools/caffe-oracle/gen.py')) && spawnSync(PY, ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
 if (!haveGen) console.warn('[caffemodel tests] ../shared or python3-numpy is absent: the gen.py round trips are skipped.');
 
-const concat = (chunks: Uint8Array[]) => {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
-};
+const concat = concatChunks;
 const eqBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i]);
 
 function typedFor(dtype: NewBlob['dtype'], values: number[]): NewBlob['data'] {

@@ -2,7 +2,7 @@
  * A caffemodel encoder for tests, scripts and the bundled sample: layers with names, types, bottoms, tops, blobs
  * and layer parameters (encoded through our protobufjs schema of caffe.proto).
  */
-import { ChunkWriter, encodeBlob, type NewBlob } from './write';
+import { ChunkWriter, concatChunks, encodeBlob, type NewBlob } from './write';
 import { encodeLayerParams } from '../schema';
 import { V1_LAYER_TYPES, V1_TYPE_NAMES } from '../schema/v1';
 
@@ -44,12 +44,5 @@ export function encodeCaffemodel(net: { name?: string; layers: EncodeLayer[] }):
     }
     w.message(l.v1 ? 2 : 100, lw);
   }
-  const chunks = w.done();
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
+  return concatChunks(w.done());
 }

@@ -79,6 +79,17 @@ export class ChunkWriter {
   }
 }
 
+/** Concatenate chunks into one array (for small outputs; big ones stay chunks). */
+export function concatChunks(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
+
 const asBytes = (a: Float32Array | Float64Array | Uint16Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 /** A BlobProto payload for new data. */

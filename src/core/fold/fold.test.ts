@@ -3,7 +3,7 @@
  * from the stored blobs with the formula written out per layout, independently of the engine's layout code.
  */
 import { describe, expect, it } from 'vitest';
-import { decodeHalf, encodeHalf, readCaffemodel } from '../caffemodel';
+import { concatChunks, decodeHalf, encodeHalf, readCaffemodel } from '../caffemodel';
 import { loadFiles, foldLoaded, type Loaded, type FoldResult } from '../pipeline';
 import { buildNet } from '../net';
 import { lookupMessage } from '../schema';
@@ -17,15 +17,7 @@ function load(net: TestNet): Loaded {
   return loadFiles({ name: 'net.prototxt', bytes: enc.encode(prototxtOf(net)) }, { name: 'net.caffemodel', bytes: caffemodelOf(net, (f) => encodeHalf(f)) });
 }
 
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
-}
+const concat = concatChunks;
 
 function fold(net: TestNet, opts: FoldOptions = {}) {
   const loaded = load(net);

@@ -157,16 +157,21 @@ export function scaleForward(x: Tensor3, gamma: ArrayLike<number>, beta: ArrayLi
   return { ...x, data: out };
 }
 
-/** Deterministic N(0, 1) samples (mulberry32 + Box–Muller). */
-export function randomNormal(n: number, seed: number): Float64Array {
+/** A small deterministic PRNG (mulberry32): uniform numbers in [0, 1). */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0 || 0x9e3779b9;
-  const next = () => {
+  return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** Deterministic N(0, 1) samples (mulberry32 + Box–Muller). */
+export function randomNormal(n: number, seed: number): Float64Array {
+  const next = mulberry32(seed);
   const out = new Float64Array(n);
   for (let i = 0; i < n; i += 2) {
     const u = Math.max(next(), 1e-12);
