@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -93,6 +93,16 @@ describe('CLI', () => {
     expect(cut.err).toMatch(/cut\.caffemodel at byte \d+: .*cut short/);
     expect(run(['--weights', f.weights]).code).toBe(2);
     expect(run(['--model', join(f.dir, 'nope.prototxt'), '--weights', f.weights]).err).toMatch(/cannot read .*nope\.prototxt: no such file/);
+  });
+
+  it('a file over 2 GB is refused with a message before it is read', () => {
+    const f = files();
+    const huge = join(f.dir, 'huge.caffemodel');
+    writeFileSync(huge, '');
+    truncateSync(huge, 2 ** 31 + 10); // sparse: takes no disk space
+    const r = run(['--model', f.model, '--weights', huge]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/huge\.caffemodel: the file is 2\.00 GB; caffe-fold reads files up to 2 GB/);
   });
 
   it('npm run fold works as a command (exit codes)', () => {

@@ -5,10 +5,10 @@
  *                   [--report R.json] [--dry-run] [--skip LAYER ...] [--zero-factor caffe|one]
  * Flag names of the classic pycaffe merge script (underscore and dash forms).
  */
-import { closeSync, openSync, readFileSync, realpathSync, writeFileSync, writeSync, existsSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, realpathSync, statSync, writeFileSync, writeSync, existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { isCaffeFoldError } from '../core/errors';
-import { foldLoaded, loadFiles, outputNames, type FoldReport } from '../core/pipeline';
+import { CaffeFoldError, isCaffeFoldError } from '../core/errors';
+import { MAX_FILE_BYTES, foldLoaded, loadFiles, outputNames, type FoldReport } from '../core/pipeline';
 
 export interface CliOptions {
   model: string;
@@ -135,10 +135,16 @@ export function runCli(argv: string[], out: (s: string) => void = (s) => process
   }
   const log = opts.quiet ? () => {} : out;
   try {
-    const read = (p: string) => {
+    const read = (p: string): Uint8Array => {
       try {
-        return new Uint8Array(readFileSync(p));
+        const size = statSync(p).size;
+        if (size > MAX_FILE_BYTES) {
+          throw new CaffeFoldError('file-too-large', `the file is ${(size / 2 ** 30).toFixed(2)} GB; caffe-fold reads files up to 2 GB`, { kind: 'file', file: p }, 'Caffe itself cannot read protobuf messages over 2 GB either: check the file');
+        }
+        // A Buffer is a Uint8Array: no copy.
+        return readFileSync(p);
       } catch (e) {
+        if (isCaffeFoldError(e)) throw e;
         throw new Error(`cannot read ${p}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
       }
     };
