@@ -82,6 +82,7 @@ describe.skipIf(!haveCorpus || !haveOracle)('corpus: fold with the CLI, check wi
       expect(o.ok, JSON.stringify(o)).toBe(true);
       expect(o.local?.failed ?? [], 'every folded chain matches OpenCV locally').toEqual([]);
       const floor = o.noise_floor ?? 0;
+      console.log(`[corpus] ${name}: ${r.chains.length} chains folded, ${r.refusals.length} refused; OpenCV worst_rel ${o.worst_rel.toExponential(2)} (reference fold ${floor ? floor.toExponential(2) : '—'})`);
       if (o.worst_rel > (exp.tol ?? 1e-4)) {
         // Only when an exact float64 fold (the oracle's reference) measures as much: float32 noise of this net.
         console.log(`[corpus] ${name}: worst_rel ${o.worst_rel.toExponential(3)} > ${exp.tol ?? 1e-4}; the oracle's exact reference fold measures ${floor.toExponential(3)}`);
