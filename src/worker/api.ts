@@ -201,9 +201,8 @@ export const api = {
 function inputBuffers(): ArrayBufferLike[] {
   const l = state.loaded;
   if (!l?.model) return [];
-  const out: ArrayBufferLike[] = [l.model.bytes.buffer];
-  for (const w of l.weights.values()) for (const b of w.blobs) out.push(b.data.buffer);
-  return out;
+  // Blob data is either a view of these bytes or a fresh copy that the model does not keep.
+  return [l.model.bytes.buffer];
 }
 
 export type WorkerApi = typeof api;

@@ -16,7 +16,10 @@ export interface BlobInfo {
   /** BlobShape dims if present, else the legacy num/channels/height/width as stored; [] if none. */
   shape: number[];
   shapeKind: 'shape' | 'legacy' | 'none';
-  /** Uint16Array holds raw fp16 bits. */
+  /**
+   * The values (Uint16Array holds raw fp16 bits): a view over the file's bytes when they are aligned, else a fresh
+   * copy on each access — read it once into a local.
+   */
   data: Float32Array | Float64Array | Uint16Array;
   count: number;
   /** Byte span of this BlobProto's payload in model.bytes. */
@@ -263,10 +266,19 @@ function readBlob(w: Wire, span: Span): BlobInfo {
   }
   const shape = dims ?? (legacy.length ? legacy.map((d) => d ?? 1) : []);
   const blob = { dtype, shape, shapeKind: dims ? 'shape' : legacy.length ? 'legacy' : 'none', count, span } as BlobInfo;
-  // The typed array is made on first use: a view over the file when aligned, else one bulk copy. Loading a model
-  // to look at it copies nothing; the writer copies unchanged layers as byte ranges and never asks.
-  let data: Float32Array | Float64Array | Uint16Array | undefined;
-  Object.defineProperty(blob, 'data', { enumerable: true, get: () => (data ??= make()) });
+  // The typed array is made on use: a view over the file when aligned (kept), else one bulk copy (not kept, so a
+  // fold holds at most the copy of the blob it is working on). Loading a model to look at it copies nothing; the
+  // writer copies unchanged layers as byte ranges and never asks.
+  let view: Float32Array | Float64Array | Uint16Array | undefined;
+  Object.defineProperty(blob, 'data', {
+    enumerable: true,
+    get: () => {
+      if (view) return view;
+      const d = make();
+      if (d.buffer === bytes.buffer) view = d;
+      return d;
+    },
+  });
   return blob;
 }
 
