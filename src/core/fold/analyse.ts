@@ -238,8 +238,10 @@ export function analyse(net: Net, opts: AnalyseOptions = {}): Analysis {
       claimed.add(bn.index).add(scale.index);
       continue;
     }
-    const why = problem!.reason + (scaleNote ? `; and ${scaleNote.reason}` : next ? '' : '');
-    refuse(bn, problem!.code, `${why}${scaleNote ? '' : '; no per-channel Scale follows it, so it cannot be merged into one either'}`);
+    // Why the other way out, one Scale layer replacing BN + Scale, does not apply either.
+    const structural = problem!.code === 'bn-input-not-foldable' || problem!.code === 'producer-output-shared' || problem!.code === 'producer-weights-shared';
+    const alternative = scaleNote ? `; and ${scaleNote.reason}` : structural ? '; no per-channel Scale follows it, so it cannot be merged into one either' : '';
+    refuse(bn, problem!.code, problem!.reason + alternative);
   }
 
   // producer → Scale with no BatchNorm between.

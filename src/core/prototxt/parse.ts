@@ -79,7 +79,7 @@ export function parsePrototxt(text: string, file?: string): PtDocument {
     if (at >= n) return 'end of file';
     const c = text[at];
     if (c === '\n' || c === '\r') return 'end of line';
-    const m = /^[A-Za-z_][\w.]*|^\S/.exec(text.slice(at, at + 40));
+    const m = /^[A-Za-z_][\w.]*|^[-+]?[\d.][\w.+-]*|^\S/.exec(text.slice(at, at + 40));
     return `"${m ? m[0] : c}"`;
   };
   const where = (at: number) => {
