@@ -207,13 +207,13 @@ export function planChain(net: Net, weights: Map<string, ModelLayer>, chain: Cha
   const B = info.hasBias ? pw.blobs[1] : undefined;
   const C = producerOutChannels(p, pw)!;
   const layout = weightLayout(p, W, C);
-  const w64 = blobFloats(W);
-  const b64 = B ? blobFloats(B) : undefined;
+  // Original values are read where they are used and not kept: an unaligned blob is a fresh copy each time, so
+  // between the fold and the verify phase only the new weights stay in memory.
   const wNew =
     W.dtype === 'float16'
-      ? toDType(scaleWeights(w64, layout, affine.alpha), 'float16')
-      : scaleWeights(w64, layout, affine.alpha, W.dtype === 'float32' ? new Float32Array(W.count) : new Float64Array(W.count));
-  const bNew = toDType(foldBias(b64, affine), B ? B.dtype : W.dtype);
+      ? toDType(scaleWeights(blobFloats(W), layout, affine.alpha), 'float16')
+      : scaleWeights(blobFloats(W), layout, affine.alpha, W.dtype === 'float32' ? new Float32Array(W.count) : new Float64Array(W.count));
+  const bNew = toDType(foldBias(B ? blobFloats(B) : undefined, affine), B ? B.dtype : W.dtype);
   const newBlobs: NewBlob[] = [
     { data: wNew, dtype: W.dtype, shape: W.shape, like: W },
     B ? { data: bNew, dtype: B.dtype, shape: B.shape, like: B } : { data: bNew, dtype: W.dtype, shape: [C] },
@@ -222,7 +222,7 @@ export function planChain(net: Net, weights: Map<string, ModelLayer>, chain: Cha
   const prove = (): ChainProof => {
     const run = producerRunner(p, W, C, info);
     const x = run.input(seedFor);
-    const ref = runBnScale(run.forward(x, w64, b64), weights, bnLayer, scaleLayer, zeroFactor);
+    const ref = runBnScale(run.forward(x, blobFloats(W), B ? blobFloats(B) : undefined), weights, bnLayer, scaleLayer, zeroFactor);
     const got = run.forward(x, fromDType(wNew, W.dtype), fromDType(bNew, newBlobs[1].dtype));
     return { chain: chain.id, ...compare(ref.data, got.data) };
   };
