@@ -73,6 +73,14 @@ test('the sample loads and shows the graph and the summary', async ({ page }) =>
   await expect(page.getByTestId('count-chains')).toContainText(/\d+ chains? foldable/);
 });
 
+test('a prototxt alone shows what would fold; folding asks for the weights', async ({ page }) => {
+  await page.goto('/');
+  await dropFiles(page, [{ name: 'sample.prototxt', body: readFileSync(join(ROOT, 'public', 'sample', 'sample.prototxt')) }]);
+  await expect(page.getByTestId('graph')).toBeVisible();
+  await expect(page.getByTestId('count-chains')).toHaveText('7 chains foldable');
+  await expect(page.getByRole('button', { name: 'Add the .caffemodel to fold' })).toBeDisabled();
+});
+
 test('a PNG shows the error panel', async ({ page }) => {
   await page.goto('/');
   await dropFiles(page, [{ name: 'photo.png', body: PNG_1x1 }]);

@@ -100,7 +100,16 @@ function FoldButton() {
     useShallow((s) => ({ running: s.job.status === 'running', hasResult: !!s.result, stale: selectResultStale(s), foldable: selectFoldCounts(s).foldable, done: s.job.status === 'done' })),
   );
   const fold = useAppStore((s) => s.fold);
+  const hasWeights = useAppStore((s) => !!s.summary?.caffemodel);
   if (running) return null;
+  if (!hasWeights) {
+    // Structure only: show what would fold, but folding needs the weights.
+    return (
+      <button type="button" className="btn btn-primary" disabled title="Drop the .caffemodel that goes with this .prototxt to fold it">
+        Add the .caffemodel to fold
+      </button>
+    );
+  }
   const again = hasResult && stale;
   if (hasResult && !stale && done) {
     return (
