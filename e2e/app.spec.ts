@@ -1,53 +1,9 @@
-import { test, expect, type Page } from '@playwright/test';
+import { test, expect } from '@playwright/test';
 import { readFileSync, existsSync, mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { CACHE, PNG_1x1, R50_PROTOTXT, ROOT, SHARED_MISSING, SHARED_SKIP_MESSAGE, cliFold, resnet50Weights } from './fixtures';
+import { CACHE, PNG_1x1, R50_PROTOTXT, ROOT, SHARED_MISSING, SHARED_SKIP_MESSAGE, cliFold, downloadBytes, dropFiles, resnet50Weights } from './fixtures';
 
 const SHOTS = join(ROOT, 'test-results');
-
-interface DropFile {
-  name: string;
-  body: Buffer;
-}
-
-const CHUNK = 4 * 1024 * 1024;
-
-/** Build a DataTransfer in the page from the files' bytes (sent in base64 chunks) and drop it on the drop zone. */
-async function dropFiles(page: Page, files: DropFile[], target = '[data-testid="drop-zone"]') {
-  await page.evaluate(() => ((window as unknown as { __e2e: Record<string, Uint8Array[]> }).__e2e = {}));
-  for (const f of files) {
-    for (let at = 0; at < f.body.length || at === 0; at += CHUNK) {
-      const b64 = f.body.subarray(at, at + CHUNK).toString('base64');
-      await page.evaluate(
-        ([name, data]) => {
-          const store = (window as unknown as { __e2e: Record<string, Uint8Array[]> }).__e2e;
-          const bin = atob(data);
-          const bytes = new Uint8Array(bin.length);
-          for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-          (store[name] ??= []).push(bytes);
-        },
-        [f.name, b64] as const,
-      );
-      if (f.body.length === 0) break;
-    }
-  }
-  const dt = await page.evaluateHandle((names: string[]) => {
-    const store = (window as unknown as { __e2e: Record<string, Uint8Array<ArrayBuffer>[]> }).__e2e;
-    const dt = new DataTransfer();
-    for (const name of names) dt.items.add(new File(store[name] ?? [], name));
-    delete (window as unknown as { __e2e?: unknown }).__e2e;
-    return dt;
-  }, files.map((f) => f.name));
-  await page.dispatchEvent(target, 'dragenter', { dataTransfer: dt });
-  await page.dispatchEvent(target, 'dragover', { dataTransfer: dt });
-  await page.dispatchEvent(target, 'drop', { dataTransfer: dt });
-}
-
-async function downloadBytes(page: Page, button: string): Promise<{ name: string; bytes: Buffer }> {
-  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: button }).click()]);
-  const path = await download.path();
-  return { name: download.suggestedFilename(), bytes: readFileSync(path) };
-}
 
 test('the page opens on the landing', async ({ page }) => {
   const external: string[] = [];

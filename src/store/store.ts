@@ -148,7 +148,7 @@ const createModelSlice: Slice<ModelSlice> = (set, get) => ({
       if (dropped.length > 2) throw fail(`${dropped.length} files were given; caffe-fold takes one .prototxt and optionally its .caffemodel.`, 'Open the network description (.prototxt) and, if you want the weights folded too, its .caffemodel.');
       const kinds: { file: File; kind: 'prototxt' | 'caffemodel' }[] = [];
       for (const file of dropped) {
-        if (file.size === 0) throw fail(`"${file.name}" is empty.`, 'Choose the .prototxt or .caffemodel file itself.', 'file-empty', file.name);
+        if (file.size === 0) throw fail(`"${file.name}" is empty.`, 'The download or copy may have failed: get the file again.', 'file-empty', file.name);
         const head = await file.slice(0, HEAD_BYTES).arrayBuffer();
         const r = await call((w) => w.detect(file.name, Comlink.transfer(head, [head])));
         if (!r.ok) throw { ...r.error, where: r.error.where ?? { kind: 'file', file: file.name }, whereText: r.error.whereText ?? file.name };
