@@ -267,13 +267,7 @@ const createJobSlice: Slice<JobSlice> = (set, get) => ({
       const summary = unwrap(await call((w) => w.fold({ skip }, onPhase)));
       const out = unwrap(await call((w) => w.takeOutputs()));
       const prototxt = { name: out.prototxt.name, blob: new Blob([out.prototxt.text], { type: 'text/plain' }) };
-      let caffemodel: FoldOutputBlobs['caffemodel'];
-      if (out.caffemodel) {
-        const bufs = out.caffemodel.chunks;
-        const parts = out.views.map(([i, off, len]) => new Uint8Array(bufs[i], off, len));
-        caffemodel = { name: out.caffemodel.name, blob: new Blob(parts, { type: 'application/octet-stream' }) };
-      }
-      if (out.inputConsumed) loadedIn = -1;
+      const caffemodel: FoldOutputBlobs['caffemodel'] = out.caffemodel ? { name: out.caffemodel.name, blob: out.caffemodel.blob } : undefined;
       // The folded graph is laid out before the result is shown, so the view switches once, to a ready graph.
       const after = await call((w) => w.layout('after'));
       set((s) => ({

@@ -158,51 +158,28 @@ export const api = {
   },
 
   /**
-   * The folded files. The caffemodel's chunks may be views into shared buffers (even into the input):
-   * each underlying buffer is transferred once, with the views described by offsets; the result can be taken once.
+   * The folded files, as Blobs made here in the worker: building a Blob copies the chunks (views of the input and
+   * the new weights) into the browser's blob storage off the main thread, and a Blob crosses to the main thread by
+   * reference. The worker keeps its loaded model; the result can be taken once.
    */
-  async takeOutputs(): Promise<Result<FoldOutputs & { views: [number, number, number][]; inputConsumed: boolean }>> {
+  async takeOutputs(): Promise<Result<FoldOutputs>> {
     return attempt(() => {
       const f = state.folded;
       if (!f) throw new Error('nothing has been folded yet');
-      const buffers: ArrayBuffer[] = [];
-      const index = new Map<ArrayBufferLike, number>();
-      const views: [number, number, number][] = [];
-      for (const c of f.caffemodel?.chunks ?? []) {
-        let i = index.get(c.buffer);
-        if (i === undefined) {
-          i = buffers.length;
-          index.set(c.buffer, i);
-          buffers.push(c.buffer as ArrayBuffer);
-        }
-        views.push([i, c.byteOffset, c.byteLength]);
-      }
-      const inputConsumed = inputBuffers().some((b) => index.has(b));
-      const out = {
+      const out: FoldOutputs = {
         prototxt: f.prototxt,
-        caffemodel: f.caffemodel ? { name: f.caffemodel.name, chunks: buffers } : undefined,
-        views,
-        inputConsumed,
+        caffemodel: f.caffemodel ? { name: f.caffemodel.name, blob: new Blob(f.caffemodel.chunks as BlobPart[], { type: 'application/octet-stream' }) } : undefined,
       };
-      // The chunks are about to be detached; keep only what the 'after' graph needs.
+      // Keep only what the 'after' graph needs; the chunks can go.
       state.folded = { prototxt: f.prototxt, report: f.report };
-      if (inputConsumed) state.loaded = undefined;
       return out;
     });
   },
 
-  /** Whether the worker still holds a loaded model (false after a transfer consumed its input). */
+  /** Whether the worker still holds a loaded model (false after it was restarted). */
   async hasModel(): Promise<boolean> {
     return state.loaded !== undefined;
   },
 };
-
-/** Buffers of the loaded input, which a transfer detaches (the writer passes unchanged ranges through as views). */
-function inputBuffers(): ArrayBufferLike[] {
-  const l = state.loaded;
-  if (!l?.model) return [];
-  // Blob data is either a view of these bytes or a fresh copy that the model does not keep.
-  return [l.model.bytes.buffer];
-}
 
 export type WorkerApi = typeof api;

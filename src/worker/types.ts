@@ -189,7 +189,7 @@ export interface FoldSummary {
 
 export interface FoldOutputs {
   prototxt: { name: string; text: string };
-  caffemodel?: { name: string; chunks: ArrayBuffer[] };
+  caffemodel?: { name: string; blob: Blob };
 }
 
 export type PhaseCallback = (phase: FoldPhase, done: number, total: number) => void;
