@@ -113,6 +113,27 @@ export function analyse(net: Net, opts: AnalyseOptions = {}): Analysis {
     refusals.push({ layer: l.name, type: l.type, code, reason });
   };
 
+  /** Record a chain — producer and/or BatchNorm and/or Scale — and claim its layers. */
+  const addChain = (producer: NetLayer | undefined, bn: NetLayer | undefined, scale: NetLayer | undefined) => {
+    const pattern: ChainPattern = !producer ? 'bn-scale' : bn ? (scale ? 'producer-bn-scale' : 'producer-bn') : 'producer-scale';
+    const layers = [producer, bn, scale].filter((l): l is NetLayer => !!l);
+    // BN+Scale→Scale keeps the Scale (it takes the BatchNorm's input); otherwise the producer absorbs the rest.
+    const target = producer ?? scale!;
+    chains.push({
+      id: (producer ?? bn ?? scale)!.name,
+      pattern,
+      label: chainLabel(pattern, producer?.type),
+      target: target.name,
+      producer: producer?.name,
+      bn: bn?.name,
+      scale: scale?.name,
+      layers: layers.map((l) => l.name),
+      removed: layers.filter((l) => l !== target).map((l) => l.name),
+      outputTop: layers[layers.length - 1].tops[0],
+    });
+    for (const l of layers) claimed.add(l.index);
+  };
+
   /** Why this Scale layer cannot take part in a per-channel fold, or undefined. */
   const scaleProblem = (s: NetLayer): { code: RefusalCode; reason: string } | undefined => {
     if (s.bottoms.length !== 1) return { code: 'scale-two-bottoms', reason: `Scale "${s.name}" has ${s.bottoms.length} bottoms: its multiplier is a blob computed at run time, not a per-channel constant` };
@@ -205,37 +226,11 @@ export function analyse(net: Net, opts: AnalyseOptions = {}): Analysis {
     const producer = producerOf(bn);
     const problem = producerProblem(producer, bn, channels);
     if (!problem && producer) {
-      const pattern: ChainPattern = scale ? 'producer-bn-scale' : 'producer-bn';
-      const removed = scale ? [bn.name, scale.name] : [bn.name];
-      chains.push({
-        id: producer.name,
-        pattern,
-        label: chainLabel(pattern, producer.type),
-        target: producer.name,
-        producer: producer.name,
-        bn: bn.name,
-        scale: scale?.name,
-        layers: [producer.name, ...removed],
-        removed,
-        outputTop: (scale ?? bn).tops[0],
-      });
-      claimed.add(producer.index).add(bn.index);
-      if (scale) claimed.add(scale.index);
+      addChain(producer, bn, scale);
       continue;
     }
     if (scale) {
-      chains.push({
-        id: bn.name,
-        pattern: 'bn-scale',
-        label: chainLabel('bn-scale'),
-        target: scale.name,
-        bn: bn.name,
-        scale: scale.name,
-        layers: [bn.name, scale.name],
-        removed: [bn.name],
-        outputTop: scale.tops[0],
-      });
-      claimed.add(bn.index).add(scale.index);
+      addChain(undefined, bn, scale);
       continue;
     }
     // Why the other way out, one Scale layer replacing BN + Scale, does not apply either.
@@ -252,18 +247,7 @@ export function analyse(net: Net, opts: AnalyseOptions = {}): Analysis {
     if (!p || !PRODUCER_TYPES.has(p.type)) continue;
     const channels = weights ? count(weights.get(s.name)?.blobs[0]) : undefined;
     if (producerProblem(p, s, channels)) continue;
-    chains.push({
-      id: p.name,
-      pattern: 'producer-scale',
-      label: chainLabel('producer-scale', p.type),
-      target: p.name,
-      producer: p.name,
-      scale: s.name,
-      layers: [p.name, s.name],
-      removed: [s.name],
-      outputTop: s.tops[0],
-    });
-    claimed.add(p.index).add(s.index);
+    addChain(p, undefined, s);
   }
 
   const order = new Map(net.layers.map((l) => [l.name, l.index]));
