@@ -101,6 +101,14 @@ test.describe('ResNet-50 pair', () => {
     await sw.check({ force: true });
     await expect(page.getByTestId('count-chains')).toHaveText('53 chains foldable');
 
+    // A cancelled fold leaves the model and the page as they were; the next fold works.
+    await page.getByRole('button', { name: 'Fold 53 chains' }).click();
+    await page.getByRole('button', { name: 'Cancel the fold' }).click({ timeout: 10_000 });
+    await expect(page.getByRole('button', { name: 'Cancel the fold' })).toBeHidden();
+    await expect(page.getByTestId('graph')).toHaveAttribute('data-side', 'before');
+    await expect(page.getByTestId('count-chains')).toHaveText('53 chains foldable');
+    await expect(page.getByTestId('error-panel')).toBeHidden();
+
     // The main thread stays responsive during the fold: no task over 100 ms (the fold runs in the worker).
     await page.evaluate(() => {
       const w = window as unknown as { __longTasks: number[] };
