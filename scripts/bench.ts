@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { cpus, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { synthCaffemodel } from './synth';
+import { benchBrowser } from './bench-browser';
 import { parsePrototxt } from '../src/core/prototxt';
 import { readCaffemodel } from '../src/core/caffemodel';
 import { buildNet } from '../src/core/net';
@@ -111,18 +112,29 @@ function benchNode(c: Case, modelPath: string) {
   return { name: c.name, size, floor, total, ratio: total / floor, peakRss: Math.max(peakRss, maxRss) };
 }
 
-function main() {
+async function main() {
   const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+  const noBrowser = process.argv.includes('--node-only');
   console.log(`caffe-fold bench — ${new Date().toISOString().slice(0, 10)}, ${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}, ${mb(totalmem())} RAM`);
   const results = [];
-  for (const c of cases()) {
-    if (only && c.name !== only) continue;
-    const p = ensureModel(c);
-    results.push(benchNode(c, p));
-  }
-  console.log('\n| model | size | floor | total | total / floor | peak RSS / size |');
+  const picked = cases().filter((c) => !only || c.name === only);
+  const models = picked.map((c) => ({ ...c, model: ensureModel(c) }));
+  for (const c of models) results.push(benchNode(c, c.model));
+  console.log('\n### Node\n| model | size | floor | total | total / floor | peak RSS / size |');
   console.log('|---|---|---|---|---|---|');
   for (const r of results) console.log(`| ${r.name} | ${(r.size / 1e6).toFixed(0)} MB | ${r.floor.toFixed(0)} ms | ${r.total.toFixed(0)} ms | ${r.ratio.toFixed(2)}× | ${(r.peakRss / r.size).toFixed(2)}× |`);
+  if (noBrowser) return;
+  try {
+    const br = await benchBrowser(ROOT, models);
+    console.log('\n### Chromium (the built app: choose files → graph, Fold → Folded)');
+    console.log('| model | size | floor | load | fold | (load + fold) / floor | peak renderer RSS / size |');
+    console.log('|---|---|---|---|---|---|---|');
+    for (const r of br) {
+      console.log(`| ${r.name} | ${(r.size / 1e6).toFixed(0)} MB | ${r.floor.toFixed(0)} ms | ${r.load} ms | ${r.fold} ms | ${((r.load + r.fold) / r.floor).toFixed(2)}× | ${(r.peakRss / r.size).toFixed(2)}× |`);
+    }
+  } catch (e) {
+    console.log(`\nChromium half not measured: ${(e as Error).message}`);
+  }
 }
 
-main();
+void main();

@@ -1,0 +1,119 @@
+/**
+ * The Chromium half of `npm run bench`: the built app (dist/, served by `vite preview`) in Debian's Chromium,
+ * given the benchmark's models through its file input. Times, as the user sees them, from choosing the files to
+ * the graph with its summary (read + parse + analyse + layout) and from "Fold" to "Folded" (fold + verify + write
+ * + the folded graph), against the floor measured in the same page: reading the File into memory and copying it
+ * once. Peak memory: the largest sum of the RSS of Chromium's renderer
+ * processes (the page and its worker), sampled every 50 ms. Prints; never fails on time.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const PORT = 4391;
+
+async function serve(root: string): Promise<ChildProcess> {
+  const p = spawn('npx', ['vite', 'preview', '--port', String(PORT), '--strictPort', '--host', '127.0.0.1'], { cwd: root, stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${PORT}/`)).ok) return p;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  p.kill();
+  throw new Error('vite preview did not start');
+}
+
+/** Sum of RSS of Chromium's renderer processes (the page and its worker live there). */
+function rendererRss(): number {
+  let total = 0;
+  for (const pid of readdirNumeric('/proc')) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmd.includes('chromium') || !cmd.includes('--type=renderer')) continue;
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) total += Number(m[1]) * 1024;
+    } catch {
+      /* gone */
+    }
+  }
+  return total;
+}
+
+function readdirNumeric(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((f) => /^\d+$/.test(f));
+  } catch {
+    return [];
+  }
+}
+
+export interface BrowserResult {
+  name: string;
+  size: number;
+  floor: number;
+  load: number;
+  fold: number;
+  peakRss: number;
+}
+
+export async function benchBrowser(root: string, cases: { name: string; prototxt: string; model: string }[]): Promise<BrowserResult[]> {
+  if (!existsSync(join(root, 'dist', 'index.html'))) throw new Error('dist/ is missing: run `npx vite build` first');
+  const server = await serve(root);
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  const out: BrowserResult[] = [];
+  try {
+    for (const c of cases) {
+      // Floor, in a page of its own: read the File into memory and copy it once (best of 2).
+      const fp = await browser.newPage();
+      await fp.goto(`http://127.0.0.1:${PORT}/`);
+      await fp.evaluate(() => {
+        const input = document.createElement('input');
+        input.type = 'file';
+        input.id = 'bench-floor';
+        document.body.append(input);
+      });
+      await fp.setInputFiles('#bench-floor', c.model);
+      const floor = await fp.evaluate(async () => {
+        const f = (document.getElementById('bench-floor') as HTMLInputElement).files![0];
+        let best = Infinity;
+        for (let i = 0; i < 2; i++) {
+          const t = performance.now();
+          const b = await f.arrayBuffer();
+          b.slice(0);
+          best = Math.min(best, performance.now() - t);
+        }
+        return best;
+      });
+      await fp.close();
+
+      const page = await browser.newPage();
+      await page.goto(`http://127.0.0.1:${PORT}/`);
+      let peakRss = rendererRss();
+      const timer = setInterval(() => (peakRss = Math.max(peakRss, rendererRss())), 50);
+      const size = statSync(c.model).size;
+      const t0 = Date.now();
+      await page.setInputFiles('input[type=file]', [c.prototxt, c.model]);
+      await page.getByTestId('count-chains').waitFor({ timeout: 600_000 });
+      await page.locator('.react-flow__node').first().waitFor({ timeout: 600_000 });
+      const load = Date.now() - t0;
+      const t1 = Date.now();
+      await page.getByRole('button', { name: /^Fold \d+ chains?$/ }).click();
+      await page.getByText('✓ Folded').waitFor({ timeout: 600_000 });
+      const fold = Date.now() - t1;
+      clearInterval(timer);
+      out.push({ name: c.name, size, floor, load, fold, peakRss });
+      await page.close();
+    }
+  } finally {
+    await browser.close();
+    server.kill();
+  }
+  return out;
+}
