@@ -1,6 +1,7 @@
 /** Privacy, offline use, and bad input shown in the page (the hardening issue). */
 import { test, expect, type Request } from '@playwright/test';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, downloadBytes, dropFiles } from './fixtures';
 
@@ -90,4 +91,16 @@ test.describe('bad input shows the error panel: what, where, what to do', () => 
       if (c.name === 'a truncated caffemodel') await page.screenshot({ path: join(ROOT, 'test-results', 'error-truncated.png') });
     });
   }
+});
+
+test('a file over 2 GB is refused before it is read', async ({ page }) => {
+  const dir = mkdtempSync(join(tmpdir(), 'caffe-fold-big-'));
+  const big = join(dir, 'huge.caffemodel');
+  writeFileSync(big, '');
+  truncateSync(big, 2 ** 31 + 10); // sparse: no disk space, nothing read
+  await page.goto('/');
+  await page.setInputFiles('input[type=file]', big);
+  const panel = page.getByTestId('error-panel');
+  await expect(panel).toBeVisible();
+  await expect(panel).toContainText('"huge.caffemodel" is 2.00 GB; caffe-fold reads files up to 2 GB.');
 });

@@ -3,6 +3,7 @@
  * Pure: bytes in, bytes out.
  */
 import { CaffeFoldError } from './errors';
+import { MAX_FILE_BYTES } from './display/files';
 import { buildNet, type Net } from './net';
 import { looksLikeCaffemodel, readCaffemodel, type CaffeModel, type ModelLayer } from './caffemodel';
 import { parsePrototxt, type PtDocument } from './prototxt';
@@ -46,8 +47,7 @@ export interface FoldResult {
 
 export type { Analysis, ChainProof, ChainStats, FoldOptions, FoldPhase, FoldReport };
 
-/** The largest file we accept: browsers cannot hold more in one ArrayBuffer, and no real caffemodel comes close. */
-export const MAX_FILE_BYTES = 2 ** 31 - 1;
+export { MAX_FILE_BYTES };
 
 const SIGNATURES: { bytes: number[]; what: string; hint: string }[] = [
   { bytes: [0x89, 0x50, 0x4e, 0x47], what: 'a PNG image', hint: 'drop the network definition (.prototxt) and its weights (.caffemodel)' },

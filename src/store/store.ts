@@ -4,7 +4,7 @@
  * Derived data lives in selectors (selectors.ts), not here.
  */
 import { create, type StateCreator } from 'zustand';
-import { stripExtension, zipName } from '../core/display';
+import { MAX_FILE_BYTES, stripExtension, zipName } from '../core/display';
 import type {
   ChainDetails,
   FoldPhase,
@@ -149,6 +149,9 @@ const createModelSlice: Slice<ModelSlice> = (set, get) => ({
       const kinds: { file: File; kind: 'prototxt' | 'caffemodel' }[] = [];
       for (const file of dropped) {
         if (file.size === 0) throw fail(`"${file.name}" is empty.`, 'The download or copy may have failed: get the file again.', 'file-empty', file.name);
+        if (file.size > MAX_FILE_BYTES) {
+          throw fail(`"${file.name}" is ${(file.size / 2 ** 30).toFixed(2)} GB; caffe-fold reads files up to 2 GB.`, 'Caffe itself cannot read protobuf messages over 2 GB either: check the file.', 'file-too-large', file.name);
+        }
         const head = await file.slice(0, HEAD_BYTES).arrayBuffer();
         const r = await call((w) => w.detect(file.name, Comlink.transfer(head, [head])));
         if (!r.ok) throw { ...r.error, where: r.error.where ?? { kind: 'file', file: file.name }, whereText: r.error.whereText ?? file.name };

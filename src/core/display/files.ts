@@ -24,3 +24,6 @@ export function extensionOf(name: string): string {
   const i = base.lastIndexOf('.');
   return i > 0 ? base.slice(i + 1).toLowerCase() : '';
 }
+
+/** The largest file caffe-fold reads: one ArrayBuffer in a browser, and Caffe's own 2 GB protobuf limit. */
+export const MAX_FILE_BYTES = 2 ** 31 - 1;
