@@ -21,15 +21,20 @@ console.log(`[fuzz] seed ${SEED}, ${RUNS} cases per property (replay with FUZZ_S
 
 const enc = new TextEncoder();
 
-/** Runs f; passes when it returns or throws a CaffeFoldError; anything else fails the property. */
+/** Each case is bounded: every input here is a few kB, so a case that takes this long has gone quadratic or worse. */
+const CASE_MS = 2000;
+
+/** Runs f; passes when it returns or throws a CaffeFoldError, in bounded time; anything else fails the property. */
 function onlyTypedErrors(f: () => unknown): boolean {
+  const t = performance.now();
   try {
     f();
-    return true;
   } catch (e) {
-    if (isCaffeFoldError(e)) return true;
-    throw e;
+    if (!isCaffeFoldError(e)) throw e;
   }
+  const ms = performance.now() - t;
+  if (ms > CASE_MS) throw new Error(`a fuzz case took ${ms.toFixed(0)} ms (bound ${CASE_MS} ms)`);
+  return true;
 }
 
 const seedTexts: string[] = [];
