@@ -21,6 +21,11 @@ export interface BlobInfo {
    * copy on each access — read it once into a local.
    */
   data: Float32Array | Float64Array | Uint16Array;
+  /**
+   * The stored bytes of the values (little-endian, the dtype's size each), a view over the file, when they are one
+   * packed run (always, in files written by Caffe); undefined for unpacked or split data. Not enumerable.
+   */
+  readonly raw?: Uint8Array;
   count: number;
   /** Byte span of this BlobProto's payload in model.bytes. */
   span: Span;
@@ -239,6 +244,8 @@ function readBlob(w: Wire, span: Span): BlobInfo {
   let dtype: BlobDType = 'float32';
   let make: () => Float32Array | Float64Array | Uint16Array;
   let count: number;
+  const single = (parts: (Span | Float32Array | Float64Array)[]) => (parts.length === 1 && !ArrayBuffer.isView(parts[0]) ? (parts[0] as Span) : undefined);
+  const rawSpan = floats.length ? single(floats) : doubles.length ? single(doubles) : raw;
   if (floats.length) {
     make = () => gather(floats, Float32Array);
     count = countOf(floats, 4);
@@ -270,6 +277,7 @@ function readBlob(w: Wire, span: Span): BlobInfo {
   // fold holds at most the copy of the blob it is working on). Loading a model to look at it copies nothing; the
   // writer copies unchanged layers as byte ranges and never asks.
   let view: Float32Array | Float64Array | Uint16Array | undefined;
+  Object.defineProperty(blob, 'raw', { enumerable: false, get: () => (rawSpan ? bytes.subarray(rawSpan.start, rawSpan.end) : undefined) });
   Object.defineProperty(blob, 'data', {
     enumerable: true,
     get: () => {

@@ -6,7 +6,7 @@ import type { Net, NetLayer } from '../net';
 import { writeCaffemodel, type BlobInfo, type CaffeModel, type LayerEdit, type ModelLayer, type NewBlob } from '../caffemodel';
 import { PrototxtEditor, fields, message, nums, quote } from '../prototxt';
 import { bnAffine, bnStats, foldBias, scaleAffine, scaleWeights, type Affine, type WeightLayout } from './math';
-import { blobFloats, fromDType, toDType } from './blobs';
+import { blobCopy, blobFloats, blobRows, fromDType, toDType } from './blobs';
 import { bnParams, producerInfo, producerOutChannels, producerParamName, scaleParams } from './analyse';
 import {
   batchNormForward,
@@ -18,6 +18,7 @@ import {
   scaleForward,
   type ConvGeometry,
   type Tensor3,
+  type Weights,
 } from './reference';
 import type { Analysis, Chain, ChainProof, ChainStats, FoldOptions, FoldPhase, FoldReport, Refusal } from './types';
 
@@ -207,12 +208,14 @@ export function planChain(net: Net, weights: Map<string, ModelLayer>, chain: Cha
   const B = info.hasBias ? pw.blobs[1] : undefined;
   const C = producerOutChannels(p, pw)!;
   const layout = weightLayout(p, W, C);
-  // Original values are read where they are used and not kept: an unaligned blob is a fresh copy each time, so
-  // between the fold and the verify phase only the new weights stay in memory.
-  const wNew =
-    W.dtype === 'float16'
-      ? toDType(scaleWeights(blobFloats(W), layout, affine.alpha), 'float16')
-      : scaleWeights(blobFloats(W), layout, affine.alpha, W.dtype === 'float32' ? new Float32Array(W.count) : new Float64Array(W.count));
+  // The new weights are the one allocation: the stored values copied in bulk, then scaled in place (each element
+  // read as float64, multiplied, rounded once to the dtype). The original values are never copied whole.
+  let wNew: Float32Array | Float64Array | Uint16Array;
+  if (W.dtype === 'float16') wNew = toDType(scaleWeights(blobFloats(W), layout, affine.alpha), 'float16');
+  else {
+    const copy = blobCopy(W);
+    wNew = scaleWeights(copy, layout, affine.alpha, copy);
+  }
   const bNew = toDType(foldBias(B ? blobFloats(B) : undefined, affine), B ? B.dtype : W.dtype);
   const newBlobs: NewBlob[] = [
     { data: wNew, dtype: W.dtype, shape: W.shape, like: W },
@@ -222,7 +225,7 @@ export function planChain(net: Net, weights: Map<string, ModelLayer>, chain: Cha
   const prove = (): ChainProof => {
     const run = producerRunner(p, W, C, info);
     const x = run.input(seedFor);
-    const ref = runBnScale(run.forward(x, blobFloats(W), B ? blobFloats(B) : undefined), weights, bnLayer, scaleLayer, zeroFactor);
+    const ref = runBnScale(run.forward(x, blobRows(W, run.rowLength), B ? blobFloats(B) : undefined), weights, bnLayer, scaleLayer, zeroFactor);
     const got = run.forward(x, fromDType(wNew, W.dtype), fromDType(bNew, newBlobs[1].dtype));
     return { chain: chain.id, ...compare(ref.data, got.data) };
   };
@@ -250,8 +253,10 @@ export function weightLayout(p: NetLayer, W: BlobInfo, C: number): WeightLayout 
 }
 
 interface Runner {
+  /** How many weights make a row of the forward's weight rows (see RowWeights). */
+  rowLength: number;
   input(seed: number): Tensor3;
-  forward(x: Tensor3, w: ArrayLike<number>, b: ArrayLike<number> | undefined): Tensor3;
+  forward(x: Tensor3, w: Weights, b: ArrayLike<number> | undefined): Tensor3;
 }
 
 /**
@@ -263,6 +268,7 @@ function producerRunner(p: NetLayer, W: BlobInfo, C: number, info: ReturnType<ty
   if (p.type === 'InnerProduct') {
     const K = W.count / C;
     return {
+      rowLength: info.transpose ? C : K,
       input: (seed) => ({ c: K, h: 1, w: 1, data: randomNormal(K, seed) }),
       forward: (x, w, b) => innerProductForward(x.data, w, b, C, info.transpose),
     };
@@ -290,6 +296,7 @@ function producerRunner(p: NetLayer, W: BlobInfo, C: number, info: ReturnType<ty
   const h = deconv ? 1 : dh * (kh - 1) + 1;
   const wd = deconv ? 1 : dw * (kw - 1) + 1;
   return {
+    rowLength: deconv ? W.count / shape[0] : W.count / C,
     input: (seed) => ({ c: inChannels, h, w: wd, data: randomNormal(inChannels * h * wd, seed) }),
     forward: (x, w, b) => (deconv ? deconvForward(x, w, b, g) : convForward(x, w, b, g)),
   };

@@ -1,5 +1,6 @@
 /** Blob values as numbers, and new blob data in a blob's own dtype. */
 import { decodeHalf, encodeHalf, type BlobDType, type BlobInfo } from '../caffemodel';
+import type { RowWeights } from './reference';
 
 /** The blob's values as a float array (fp16 decoded; float32/float64 returned as they are, without a copy). */
 export function blobFloats(b: BlobInfo): Float32Array | Float64Array {
@@ -21,4 +22,40 @@ export function toDType(values: Float64Array, dtype: BlobDType): Float32Array | 
 /** Stored values read back as float64, as the engine will see them. */
 export function fromDType(data: Float32Array | Float64Array | Uint16Array, dtype: BlobDType): ArrayLike<number> {
   return dtype === 'float16' ? decodeHalf(data as Uint16Array) : (data as Float32Array | Float64Array);
+}
+
+/**
+ * A fresh float32/float64 array holding the blob's values: one bulk copy of the stored bytes (a memcpy, whatever
+ * their alignment), the one allocation a fold of the blob needs — the fold then scales it in place.
+ */
+export function blobCopy(b: BlobInfo): Float32Array | Float64Array {
+  if (b.dtype === 'float16') throw new Error('blobCopy: fp16 blobs are decoded with blobFloats');
+  const out = b.dtype === 'float64' ? new Float64Array(b.count) : new Float32Array(b.count);
+  const raw = b.raw;
+  if (raw && raw.byteLength === out.byteLength) new Uint8Array(out.buffer).set(raw);
+  else out.set(b.data as Float32Array | Float64Array);
+  return out;
+}
+
+/**
+ * The blob's values row by row, for the proof: views when the stored bytes are aligned, else each row copied into
+ * one reused scratch array — so reading a big unaligned blob costs a row of memory, not a copy of the blob.
+ */
+export function blobRows(b: BlobInfo, rowLength: number): RowWeights {
+  const raw = b.raw;
+  const size = b.dtype === 'float64' ? 8 : 4;
+  if (b.dtype !== 'float16' && raw && raw.byteOffset % size !== 0) {
+    const scratch = b.dtype === 'float64' ? new Float64Array(rowLength) : new Float32Array(rowLength);
+    const bytes = new Uint8Array(scratch.buffer);
+    const rowBytes = rowLength * size;
+    return {
+      rowLength,
+      row: (r) => {
+        bytes.set(raw.subarray(r * rowBytes, (r + 1) * rowBytes));
+        return scratch;
+      },
+    };
+  }
+  const all = blobFloats(b);
+  return { rowLength, row: (r) => all.subarray(r * rowLength, (r + 1) * rowLength) };
 }

@@ -33,12 +33,37 @@ export function deconvOutSize(inSize: number, k: number, s: number, p: number, d
 }
 
 /** Caffe Convolution: weights [C_out, C_in/group, kh, kw]. */
-export function convForward(x: Tensor3, w: ArrayLike<number>, bias: ArrayLike<number> | undefined, g: ConvGeometry): Tensor3 {
+/**
+ * Weights given row by row (a row: one output channel of a Convolution or of an InnerProduct, one input channel of
+ * a Deconvolution, one input of a transposed InnerProduct). A source may hand out the same scratch array for every
+ * row, so a row is read before the next is asked for: big unaligned blobs are read through one row-sized copy.
+ */
+export interface RowWeights {
+  rowLength: number;
+  row(r: number): ArrayLike<number>;
+}
+export type Weights = ArrayLike<number> | RowWeights;
+
+function rowsOf(w: Weights, length: number): (r: number) => ArrayLike<number> {
+  if ('row' in w && typeof w.row === 'function') {
+    if (w.rowLength !== length) throw new Error(`weights come in rows of ${w.rowLength}, expected ${length}`);
+    return (r) => w.row(r);
+  }
+  const a = w as ArrayLike<number>;
+  if (ArrayBuffer.isView(a)) {
+    const t = a as unknown as Float64Array;
+    return (r) => t.subarray(r * length, (r + 1) * length);
+  }
+  return (r) => Array.prototype.slice.call(a, r * length, (r + 1) * length) as number[];
+}
+
+export function convForward(x: Tensor3, w: Weights, bias: ArrayLike<number> | undefined, g: ConvGeometry): Tensor3 {
   const ho = convOutSize(x.h, g.kh, g.sh, g.ph, g.dh);
   const wo = convOutSize(x.w, g.kw, g.sw, g.pw, g.dw);
   const out = new Float64Array(g.outChannels * ho * wo);
   const inPerGroup = x.c / g.group;
   const outPerGroup = g.outChannels / g.group;
+  const row = rowsOf(w, inPerGroup * g.kh * g.kw);
   if (ho === 1 && wo === 1 && g.ph === 0 && g.pw === 0) {
     // One output position: each output channel is the dot product of its weights with one input patch.
     const K = inPerGroup * g.kh * g.kw;
@@ -50,7 +75,8 @@ export function convForward(x: Tensor3, w: ArrayLike<number>, bias: ArrayLike<nu
       for (let j = 0; j < outPerGroup; j++) {
         const oc = grp * outPerGroup + j;
         let acc = bias ? bias[oc] : 0;
-        for (let k = 0, o = oc * K; k < K; k++) acc += w[o + k] * patch[k];
+        const r = row(oc);
+        for (let k = 0; k < K; k++) acc += r[k] * patch[k];
         out[oc] = acc;
       }
     }
@@ -58,6 +84,7 @@ export function convForward(x: Tensor3, w: ArrayLike<number>, bias: ArrayLike<nu
   }
   for (let oc = 0; oc < g.outChannels; oc++) {
     const grp = Math.floor(oc / outPerGroup);
+    const r = row(oc);
     for (let oy = 0; oy < ho; oy++) {
       for (let ox = 0; ox < wo; ox++) {
         let acc = bias ? bias[oc] : 0;
@@ -69,7 +96,7 @@ export function convForward(x: Tensor3, w: ArrayLike<number>, bias: ArrayLike<nu
             for (let kx = 0; kx < g.kw; kx++) {
               const ix = ox * g.sw - g.pw + kx * g.dw;
               if (ix < 0 || ix >= x.w) continue;
-              acc += w[((oc * inPerGroup + ic) * g.kh + ky) * g.kw + kx] * x.data[(cin * x.h + iy) * x.w + ix];
+              acc += r[(ic * g.kh + ky) * g.kw + kx] * x.data[(cin * x.h + iy) * x.w + ix];
             }
           }
         }
@@ -81,14 +108,16 @@ export function convForward(x: Tensor3, w: ArrayLike<number>, bias: ArrayLike<nu
 }
 
 /** Caffe Deconvolution: weights [C_in, C_out/group, kh, kw]; the transpose of Convolution. */
-export function deconvForward(x: Tensor3, w: ArrayLike<number>, bias: ArrayLike<number> | undefined, g: ConvGeometry): Tensor3 {
+export function deconvForward(x: Tensor3, w: Weights, bias: ArrayLike<number> | undefined, g: ConvGeometry): Tensor3 {
   const ho = deconvOutSize(x.h, g.kh, g.sh, g.ph, g.dh);
   const wo = deconvOutSize(x.w, g.kw, g.sw, g.pw, g.dw);
   const out = new Float64Array(g.outChannels * ho * wo);
   const inPerGroup = x.c / g.group;
   const outPerGroup = g.outChannels / g.group;
+  const row = rowsOf(w, outPerGroup * g.kh * g.kw);
   for (let ic = 0; ic < x.c; ic++) {
     const grp = Math.floor(ic / inPerGroup);
+    const r = row(ic);
     for (let iy = 0; iy < x.h; iy++) {
       for (let ix = 0; ix < x.w; ix++) {
         const v = x.data[(ic * x.h + iy) * x.w + ix];
@@ -100,7 +129,7 @@ export function deconvForward(x: Tensor3, w: ArrayLike<number>, bias: ArrayLike<
             for (let kx = 0; kx < g.kw; kx++) {
               const ox = ix * g.sw - g.pw + kx * g.dw;
               if (ox < 0 || ox >= wo) continue;
-              out[(oc * ho + oy) * wo + ox] += v * w[((ic * outPerGroup + j) * g.kh + ky) * g.kw + kx];
+              out[(oc * ho + oy) * wo + ox] += v * r[(j * g.kh + ky) * g.kw + kx];
             }
           }
         }
@@ -115,13 +144,25 @@ export function deconvForward(x: Tensor3, w: ArrayLike<number>, bias: ArrayLike<
 }
 
 /** Caffe InnerProduct on one flattened input of length K: weights [N, K], or [K, N] with transpose. */
-export function innerProductForward(x: Float64Array, w: ArrayLike<number>, bias: ArrayLike<number> | undefined, n: number, transpose: boolean): Tensor3 {
+export function innerProductForward(x: Float64Array, w: Weights, bias: ArrayLike<number> | undefined, n: number, transpose: boolean): Tensor3 {
   const k = x.length;
   const out = new Float64Array(n);
+  if (transpose) {
+    // Rows are inputs: each output still sums its products in input order, starting from its bias.
+    const row = rowsOf(w, n);
+    for (let o = 0; o < n; o++) out[o] = bias ? bias[o] : 0;
+    for (let i = 0; i < k; i++) {
+      const r = row(i);
+      const xi = x[i];
+      for (let o = 0; o < n; o++) out[o] += r[o] * xi;
+    }
+    return { c: n, h: 1, w: 1, data: out };
+  }
+  const row = rowsOf(w, k);
   for (let o = 0; o < n; o++) {
     let acc = bias ? bias[o] : 0;
-    if (transpose) for (let i = 0; i < k; i++) acc += w[i * n + o] * x[i];
-    else for (let i = 0; i < k; i++) acc += w[o * k + i] * x[i];
+    const r = row(o);
+    for (let i = 0; i < k; i++) acc += r[i] * x[i];
     out[o] = acc;
   }
   return { c: n, h: 1, w: 1, data: out };
