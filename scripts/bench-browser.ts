@@ -1,10 +1,15 @@
 /**
  * The Chromium half of `npm run bench`: the built app (dist/, served by `vite preview`) in Debian's Chromium,
- * given the benchmark's models through its file input. Times, as the user sees them, from choosing the files to
- * the graph with its summary (read + parse + analyse + layout) and from "Fold" to "Folded" (fold + verify + write
- * + the folded graph), against the floor measured in the same page: reading the File into memory and copying it
- * once. Peak memory: the largest sum of the RSS of Chromium's renderer
- * processes (the page and its worker), sampled every 50 ms. Prints; never fails on time.
+ * given the benchmark's models through its file input.
+ *
+ * - Phases: the worker records each phase as a User Timing measure (`caffe-fold read`, `… parse`, …, `… blob`);
+ *   they are read from the worker after the fold. Their sum is the pipeline's total, against the floor measured
+ *   in a page of the same browser: reading the File into memory and copying it once.
+ * - As the user sees it: from choosing the files to the graph drawn, and from "Fold" to the folded graph.
+ * - Memory: the largest sum of the RSS of Chromium's renderer processes (the page and its worker), sampled every
+ *   50 ms, and that peak less the RSS of the idle page before the files were given.
+ *
+ * Prints; never fails on time.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
@@ -55,10 +60,17 @@ export interface BrowserResult {
   name: string;
   size: number;
   floor: number;
+  /** Worker phases in ms (summed over calls), in pipeline order. */
+  phases: Record<string, number>;
+  /** read + parse + analyse + fold + verify + write + blob: the pipeline, as in Node (shapes and layout apart). */
+  total: number;
   load: number;
   fold: number;
   peakRss: number;
+  idleRss: number;
 }
+
+const PIPELINE = ['read', 'parse', 'analyse', 'fold', 'verify', 'write', 'blob'];
 
 export async function benchBrowser(root: string, cases: { name: string; prototxt: string; model: string }[]): Promise<BrowserResult[]> {
   if (!existsSync(join(root, 'dist', 'index.html'))) throw new Error('dist/ is missing: run `npx vite build` first');
@@ -95,7 +107,9 @@ export async function benchBrowser(root: string, cases: { name: string; prototxt
 
       const page = await browser.newPage();
       await page.goto(`http://127.0.0.1:${PORT}/`);
-      let peakRss = rendererRss();
+      await new Promise((r) => setTimeout(r, 500));
+      const idleRss = rendererRss();
+      let peakRss = idleRss;
       const timer = setInterval(() => (peakRss = Math.max(peakRss, rendererRss())), 50);
       const size = statSync(c.model).size;
       const t0 = Date.now();
@@ -108,7 +122,18 @@ export async function benchBrowser(root: string, cases: { name: string; prototxt
       await page.getByText('✓ Folded').waitFor({ timeout: 600_000 });
       const fold = Date.now() - t1;
       clearInterval(timer);
-      out.push({ name: c.name, size, floor, load, fold, peakRss });
+      peakRss = Math.max(peakRss, rendererRss());
+      const worker = page.workers().find((w) => w.url().includes('worker'));
+      if (!worker) throw new Error('the app has no worker');
+      const measures = await worker.evaluate(() => performance.getEntriesByType('measure').map((m) => ({ name: m.name, duration: m.duration })));
+      const phases: Record<string, number> = {};
+      for (const m of measures) {
+        if (!m.name.startsWith('caffe-fold ')) continue;
+        const k = m.name.slice('caffe-fold '.length);
+        phases[k] = (phases[k] ?? 0) + m.duration;
+      }
+      const total = PIPELINE.reduce((a, k) => a + (phases[k] ?? 0), 0);
+      out.push({ name: c.name, size, floor, phases, total, load, fold, peakRss, idleRss });
       await page.close();
     }
   } finally {

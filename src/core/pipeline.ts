@@ -128,6 +128,8 @@ export interface LoadOptions {
   zeroFactor?: 'caffe' | 'one';
   /** Input shape for nets whose input has none (train/val nets with data layers). */
   inputShape?: number[];
+  /** Called as each phase of the load ends (for timing). */
+  onPhaseEnd?: (phase: 'parse' | 'analyse' | 'shapes') => void;
 }
 
 export function loadFiles(prototxt: InputFile, caffemodel?: InputFile, opts: LoadOptions = {}): Loaded {
@@ -139,6 +141,7 @@ export function loadFiles(prototxt: InputFile, caffemodel?: InputFile, opts: Loa
   const doc = parsePrototxtFile(prototxt);
   const net = buildNet(doc);
   const model = caffemodel ? readCaffemodel(caffemodel.bytes, caffemodel.name) : undefined;
+  opts.onPhaseEnd?.('parse');
   const { weights, missing, unused } = pairWeights(net, model);
   if (model && weights.size > 0 && net.layers.length > 0) {
     const matched = net.layers.filter((l) => weights.has(l.name)).length;
@@ -154,7 +157,9 @@ export function loadFiles(prototxt: InputFile, caffemodel?: InputFile, opts: Loa
   const analysis = analyse(net, { weights: model ? weights : undefined, zeroFactor: opts.zeroFactor });
   if (model && missing.length) analysis.warnings.push({ message: `${missing.length} layer(s) of the prototxt have no weights in the caffemodel: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? '…' : ''}` });
   if (model && unused.length) analysis.warnings.push({ message: `${unused.length} weighted layer(s) of the caffemodel are not in the prototxt: ${unused.slice(0, 5).join(', ')}${unused.length > 5 ? '…' : ''}` });
+  opts.onPhaseEnd?.('analyse');
   const { shapes } = inferShapes(net, { inputShape: opts.inputShape });
+  opts.onPhaseEnd?.('shapes');
   return { prototxtName: prototxt.name, modelName: caffemodel?.name, doc, net, model, weights, pairing: { missing, unused }, analysis, shapes };
 }
 

@@ -116,13 +116,8 @@ export const skipKeyOf = (skip: Record<string, true>) => Object.keys(skip).sort(
 async function feedWorker(files: ModelSlice['files'], onStep?: (s: string) => void, reload = false): Promise<LoadSummary> {
   const p = files.prototxt!;
   const m = files.caffemodel;
-  onStep?.(`Reading ${p.name}${m ? ` and ${m.name}` : ''}`);
-  const [pb, mb] = await Promise.all([p.arrayBuffer(), m ? m.arrayBuffer() : Promise.resolve(undefined)]);
-  onStep?.(`Parsing ${m ? 'the network and its weights' : 'the network'}`);
-  const transfer = mb ? [pb, mb] : [pb];
-  const summary = unwrap(
-    await call((w) => w.load(Comlink.transfer({ name: p.name, buffer: pb }, transfer), mb ? { name: m!.name, buffer: mb } : undefined, reload)),
-  );
+  onStep?.(`Reading and parsing ${p.name}${m ? ` and ${m.name}` : ''}`);
+  const summary = unwrap(await call((w) => w.load({ name: p.name, file: p }, m ? { name: m.name, file: m } : undefined, reload)));
   loadedIn = workerGeneration();
   return summary;
 }

@@ -3,9 +3,10 @@
  * keeps only File handles, summaries and the graph. Every function returns a Result: errors cross as plain data.
  */
 import { chainDetails as coreChainDetails, detectKind, foldLoaded, loadFiles, outputNames, type FoldResult, type Loaded } from '../core/pipeline';
-import type { FoldOptions } from '../core/fold/types';
+import type { FoldOptions, FoldPhase } from '../core/fold/types';
 import { blobFloats } from '../core/fold/blobs';
 import { attempt } from './errors';
+import { PhaseTimer } from './timing';
 import { buildGraph } from './graph';
 import { layoutGraph } from './layout';
 import { layerParams } from './params';
@@ -29,13 +30,13 @@ interface State {
   sizes?: { prototxt: number; caffemodel?: number };
   layouts: Partial<Record<GraphSide, GraphLayout>>;
   /** The fold's result; after takeOutputs only its text and report (the chunks went to the main thread). */
-  folded?: Pick<FoldResult, 'prototxt' | 'report'> & { caffemodel?: FoldResult['caffemodel'] };
+  folded?: Pick<FoldResult, 'prototxt' | 'report'> & { caffemodel?: { name: string; blob: Blob } };
   after?: Loaded;
 }
 
 let state: State = { layouts: {} };
 
-const bytesOf = (f: FileIn) => new Uint8Array(f.buffer);
+const readAll = (files: (FileIn | undefined)[]) => Promise.all(files.map((f) => (f ? f.file.arrayBuffer().then((b) => new Uint8Array(b)) : undefined)));
 
 function needLoaded(): Loaded {
   if (!state.loaded) throw new Error('no model is loaded in the worker');
@@ -63,23 +64,31 @@ export const api = {
     return attempt(() => detectKind(new Uint8Array(head), name));
   },
 
-  /** Load a prototxt and optionally its caffemodel (buffers are transferred in and kept here). */
+  /**
+   * Load a prototxt and optionally its caffemodel. The worker reads the Files itself: the bytes never pass through
+   * the main thread. A reload of the same files (after a cancel restarted the worker) keeps the folded result.
+   */
   async load(prototxt: FileIn, caffemodel?: FileIn, reload = false): Promise<Result<LoadSummary>> {
-    return attempt(() => {
-      // A reload of the same files (after a transfer consumed the input) keeps the folded result and its graph.
+    return attempt(async () => {
+      const timer = new PhaseTimer();
+      const [pb, mb] = await readAll([prototxt, caffemodel]);
+      timer.end('read');
       state = reload ? { layouts: state.layouts, folded: state.folded, after: state.after } : { layouts: {} };
-      const loaded = loadFiles({ name: prototxt.name, bytes: bytesOf(prototxt) }, caffemodel ? { name: caffemodel.name, bytes: bytesOf(caffemodel) } : undefined);
+      const loaded = loadFiles({ name: prototxt.name, bytes: pb! }, caffemodel && mb ? { name: caffemodel.name, bytes: mb } : undefined, {
+        onPhaseEnd: (p) => timer.end(p),
+      });
       state.loaded = loaded;
-      state.sizes = { prototxt: prototxt.buffer.byteLength, caffemodel: caffemodel?.buffer.byteLength };
+      state.sizes = { prototxt: pb!.byteLength, caffemodel: mb?.byteLength };
       return {
-        prototxt: { name: prototxt.name, size: prototxt.buffer.byteLength, kind: 'prototxt' as const },
-        caffemodel: caffemodel ? { name: caffemodel.name, size: caffemodel.buffer.byteLength, kind: 'caffemodel' as const } : undefined,
+        prototxt: { name: prototxt.name, size: pb!.byteLength, kind: 'prototxt' as const },
+        caffemodel: caffemodel && mb ? { name: caffemodel.name, size: mb.byteLength, kind: 'caffemodel' as const } : undefined,
         netName: loaded.net.name,
         layerCount: loaded.net.layers.length,
         analysis: loaded.analysis,
         missing: loaded.pairing.missing,
         unused: loaded.pairing.unused,
         outputNames: names(loaded),
+        timings: timer.timings,
       };
     });
   },
@@ -89,9 +98,11 @@ export const api = {
     return attempt(async () => {
       const cached = state.layouts[side];
       if (cached) return cached;
+      const timer = new PhaseTimer();
       const l = loadedFor(side);
       const model = buildGraph(l.net, side === 'before' ? l.analysis : undefined, l.shapes, side);
       const layout = await layoutGraph(model);
+      timer.end('layout');
       state.layouts[side] = layout;
       return layout;
     });
@@ -139,40 +150,47 @@ export const api = {
     });
   },
 
-  /** Fold the loaded model; phases are reported through the (comlink-proxied) callback. */
+  /**
+   * Fold the loaded model; phases are reported through the (comlink-proxied) callback. The folded caffemodel is
+   * made into a Blob here, off the main thread (building a Blob copies the chunks — views of the input and the new
+   * weights — into the browser's blob storage), and the new weights are dropped as soon as it exists.
+   */
   async fold(opts: FoldOptions, onPhase?: PhaseCallback): Promise<Result<FoldSummary>> {
     return attempt(() => {
       const l = needLoaded();
       state.folded = undefined;
       state.after = undefined;
       delete state.layouts.after;
-      const result = foldLoaded(l, opts, onPhase ? (p, d, t) => void onPhase(p, d, t) : undefined);
-      state.folded = result;
+      const timer = new PhaseTimer();
+      let current: FoldPhase | undefined;
+      const result = foldLoaded(l, opts, (p, d, t) => {
+        if (p !== current) {
+          if (current) timer.end(current);
+          else timer.restart();
+          current = p;
+        }
+        if (onPhase) void onPhase(p, d, t);
+      });
+      timer.end('write');
       const size = result.caffemodel.chunks.reduce((s, c) => s + c.byteLength, 0);
+      const blob = new Blob(result.caffemodel.chunks as BlobPart[], { type: 'application/octet-stream' });
+      timer.end('blob');
+      state.folded = { prototxt: result.prototxt, report: result.report, caffemodel: { name: result.caffemodel.name, blob } };
       return {
         report: result.report,
         outputNames: { prototxt: result.prototxt.name, caffemodel: result.caffemodel.name },
         sizes: { prototxt: new TextEncoder().encode(result.prototxt.text).byteLength, caffemodel: size },
+        timings: timer.timings,
       };
     });
   },
 
-  /**
-   * The folded files, as Blobs made here in the worker: building a Blob copies the chunks (views of the input and
-   * the new weights) into the browser's blob storage off the main thread, and a Blob crosses to the main thread by
-   * reference. The worker keeps its loaded model; the result can be taken once.
-   */
+  /** The folded files (the caffemodel as the Blob made by fold; a Blob crosses to the main thread by reference). */
   async takeOutputs(): Promise<Result<FoldOutputs>> {
     return attempt(() => {
       const f = state.folded;
       if (!f) throw new Error('nothing has been folded yet');
-      const out: FoldOutputs = {
-        prototxt: f.prototxt,
-        caffemodel: f.caffemodel ? { name: f.caffemodel.name, blob: new Blob(f.caffemodel.chunks as BlobPart[], { type: 'application/octet-stream' }) } : undefined,
-      };
-      // Keep only what the 'after' graph needs; the chunks can go.
-      state.folded = { prototxt: f.prototxt, report: f.report };
-      return out;
+      return { prototxt: f.prototxt, caffemodel: f.caffemodel };
     });
   },
 

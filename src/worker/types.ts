@@ -20,10 +20,18 @@ export interface PlainError {
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: PlainError };
 
+/** A file handed to the worker: the File itself (a handle; the worker reads the bytes, off the main thread). */
 export interface FileIn {
   name: string;
-  buffer: ArrayBuffer;
+  file: Blob;
 }
+
+/**
+ * Milliseconds per phase, measured in the worker (also recorded as User Timing measures named `caffe-fold <phase>`,
+ * visible in the browser's performance panel): read the files, parse them, analyse, infer shapes, and for a fold
+ * fold, verify, write (the chunks) and blob (the downloadable file made from them).
+ */
+export type Timings = Partial<Record<'read' | 'parse' | 'analyse' | 'shapes' | 'layout' | 'fold' | 'verify' | 'write' | 'blob', number>>;
 
 export type GraphSide = 'before' | 'after';
 
@@ -117,6 +125,7 @@ export interface LoadSummary {
   /** Layers (needing weights) with none in the caffemodel; caffemodel layers the prototxt does not use. */
   missing: string[];
   unused: string[];
+  timings: Timings;
   outputNames: { prototxt: string; caffemodel?: string };
 }
 
@@ -185,6 +194,7 @@ export interface FoldSummary {
   report: FoldReport;
   outputNames: { prototxt: string; caffemodel?: string };
   sizes: { prototxt: number; caffemodel?: number };
+  timings: Timings;
 }
 
 export interface FoldOutputs {
