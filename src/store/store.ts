@@ -272,11 +272,15 @@ const createJobSlice: Slice<JobSlice> = (set, get) => ({
         job: { status: 'done', done: 1, total: 1 },
         result: { summary, prototxt, caffemodel, skipKey: skipKeyOf(Object.fromEntries(skip.map((k) => [k, true as const]))) },
         layouts: after.ok ? { before: s.layouts.before, after: after.value } : { before: s.layouts.before },
-        side: after.ok ? 'after' : 'before',
         selection: undefined,
         details: undefined,
         error: after.ok ? undefined : after.error,
       }));
+      // The report and the folded graph are drawn in two tasks, so neither holds the main thread for long.
+      if (after.ok) {
+        await new Promise((r) => setTimeout(r, 0));
+        if (get().result?.summary === summary) set({ side: 'after', selection: undefined, details: undefined });
+      }
     } catch (e) {
       if (e instanceof Cancelled) return;
       set({ job: { ...get().job, status: 'failed' }, error: asPlain(e) });

@@ -204,7 +204,6 @@ export function GraphView() {
   );
 
   if (!layout) return <div className="graph graph-empty">Laying out the graph…</div>;
-  const big = layout.nodes.length > 250;
   return (
     <div
       className="graph"
@@ -226,7 +225,9 @@ export function GraphView() {
         nodesDraggable={false}
         nodesConnectable={false}
         elementsSelectable
-        onlyRenderVisibleElements={big}
+        // Only what is on screen is in the DOM: a 670-layer net mounts a few dozen nodes, not all of them, so
+        // drawing it (and switching to the folded graph) stays a short task; panning mounts nodes as they appear.
+        onlyRenderVisibleElements
         minZoom={0.05}
         maxZoom={2.5}
         colorMode="system"

@@ -2,6 +2,7 @@ import { memo, type ReactNode } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { formatNumber, formatShape, layerCategory, plural } from '../core/display';
 import { useAppStore } from '../store/store';
+import { useProgressive } from './useProgressive';
 import type { Chain, ChainDetails, LayerDetails, Refusal } from '../worker/types';
 
 const NONE: never[] = [];
@@ -69,6 +70,7 @@ function RefusalRow({ r }: { r: Refusal }) {
 
 function FoldedOverview() {
   const report = useAppStore((s) => s.result?.summary.report);
+  const shown = useProgressive(report?.chains.length ?? 0);
   if (!report) return null;
   return (
     <div className="panel-section">
@@ -84,7 +86,7 @@ function FoldedOverview() {
         <>
           <h3>Proof per chain (max relative error)</h3>
           <ul className="chain-list" aria-label="Folded chains">
-            {report.chains.map((c) => (
+            {report.chains.slice(0, shown).map((c) => (
               <li key={c.id} className="chain-item">
                 <span className="link">
                   <span className="chain-badge static">{c.label}</span>
@@ -117,6 +119,8 @@ function Overview() {
   const { chains, refusals, warnings } = useAppStore(
     useShallow((s) => ({ chains: s.summary?.analysis.chains ?? NONE, refusals: s.summary?.analysis.refusals ?? NONE, warnings: s.summary?.analysis.warnings ?? NONE })),
   );
+  const shownChains = useProgressive(chains.length);
+  const shownRefusals = useProgressive(refusals.length);
   return (
     <div className="panel-section">
       <h2>Foldable chains</h2>
@@ -124,7 +128,7 @@ function Overview() {
         <p className="muted">No Convolution/InnerProduct/Deconvolution followed by BatchNorm or Scale was found.</p>
       ) : (
         <ul className="chain-list" aria-label="Foldable chains">
-          {chains.map((c) => (
+          {chains.slice(0, shownChains).map((c) => (
             <ChainRow key={c.id} chain={c} />
           ))}
         </ul>
@@ -133,7 +137,7 @@ function Overview() {
         <>
           <h2>Left as they are</h2>
           <ul className="refusal-list">
-            {refusals.map((r) => (
+            {refusals.slice(0, shownRefusals).map((r) => (
               <RefusalRow key={r.layer} r={r} />
             ))}
           </ul>

@@ -1,4 +1,4 @@
-/** The edge drawn along the route ELK computed, labelled with the blob's name and shape. */
+/** The edge drawn along the route the layout computed, labelled with the blob's name and shape (once per blob). */
 import { memo } from 'react';
 import { BaseEdge, type Edge, type EdgeProps } from '@xyflow/react';
 import type { GraphEdge, Point } from '../worker/types';

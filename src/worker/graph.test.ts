@@ -5,7 +5,8 @@ import { parsePrototxt } from '../core/prototxt';
 import { buildNet } from '../core/net';
 import { buildGraph, nodeSize, type NetLike } from './graph';
 import { layoutGraph } from './layout';
-import type { Analysis } from './types';
+import type { Analysis, GraphLayout } from './types';
+import { resnetDeploy } from '../../scripts/resnet-prototxt';
 
 const net = (text: string) => buildNet(parsePrototxt(text));
 const input = `input: "data" input_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n`;
@@ -97,4 +98,50 @@ describe('layoutGraph', () => {
     expect(out.width).toBeGreaterThan(0);
   });
 });
+describe('layoutGraph on ResNet-152 (generated, 670 layers)', () => {
+  const n = net(resnetDeploy(152));
+  const out: GraphLayout = layoutGraph(buildGraph(n as NetLike, undefined, new Map(), 'before'));
+  const at = (layer: string) => out.nodes.find((x) => x.layer === layer)!;
+  const cx = (layer: string) => at(layer).x + at(layer).width / 2;
+
+  it('has no overlapping nodes, and every edge runs downwards from its source to its target', () => {
+    const sorted = [...out.nodes].sort((a, b) => a.y - b.y || a.x - b.x);
+    for (let i = 0; i < sorted.length; i++)
+      for (let j = i + 1; j < sorted.length && sorted[j].y < sorted[i].y + sorted[i].height; j++) {
+        const [a, b] = [sorted[i], sorted[j]];
+        expect(a.x < b.x + b.width && b.x < a.x + a.width, `${a.layer} overlaps ${b.layer}`).toBe(false);
+      }
+    for (const e of out.edges) {
+      const s = out.nodes.find((x) => x.id === e.source)!;
+      const t = out.nodes.find((x) => x.id === e.target)!;
+      expect(e.points[0].y).toBe(s.y + s.height);
+      expect(e.points[e.points.length - 1].y).toBe(t.y);
+      for (let i = 1; i < e.points.length; i++) {
+        expect(e.points[i].y).toBeGreaterThanOrEqual(e.points[i - 1].y);
+        // orthogonal: each segment is vertical or horizontal
+        expect(e.points[i].x === e.points[i - 1].x || e.points[i].y === e.points[i - 1].y).toBe(true);
+      }
+    }
+  });
+
+  it('keeps a chain of layers in one column and puts an Eltwise between its two inputs', () => {
+    for (const b of ['2b', '3b3', '4b20', '5c']) {
+      expect(Math.abs(cx(`res${b}_branch2a`) - cx(`res${b}_branch2b`))).toBeLessThan(1);
+      expect(Math.abs(cx(`res${b}_branch2b`) - cx(`res${b}_branch2c`))).toBeLessThan(1);
+    }
+    const mid = (cx('res3a_branch1') + cx('res3a_branch2c')) / 2;
+    expect(Math.abs(cx('res3a') - mid)).toBeLessThan(1);
+    // No drift down the net: the last block sits within a few pixels of the first (pulling each layer towards its
+    // neighbours' median drifted ~600 px over ResNet-50 before dummies stood for their source).
+    expect(Math.abs(cx('res5c') - cx('res2c'))).toBeLessThan(20);
+    expect(out.width).toBeLessThan(700);
+  });
+
+  it('labels a blob read by several layers once', () => {
+    const fromPool = out.edges.filter((e) => e.blob === 'pool1');
+    expect(fromPool).toHaveLength(2);
+    expect(fromPool.filter((e) => e.label !== '')).toHaveLength(1);
+  });
+});
+
 if (!existsSync(resolve(__dirname, '../../../shared'))) console.warn('../shared is absent: skipping the ResNet-50 layout test');

@@ -1,69 +1,193 @@
 /**
- * Layered top-to-bottom layout with ELK, run inside our worker (elk.bundled.js without a worker URL runs
- * in the calling thread). Never import this on the main thread.
+ * Layered top-to-bottom layout of the network graph (a Sugiyama-style layout written for Caffe nets, which are
+ * DAGs in prototxt order): ranks by longest path, a dummy vertex per rank crossed by a long edge, barycentric
+ * ordering sweeps, x by weighted isotonic regression of each vertex towards the median of its predecessors (exact
+ * under the minimum gaps), orthogonal routes through the dummies. Linear-ish in the graph's size: ResNet-152 takes a few
+ * milliseconds, where ELK took 0.4–1.7 s; it runs in the worker all the same.
  */
-import ELK from 'elkjs/lib/elk.bundled.js';
-import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api';
-import type { ChainGroup, GraphLayout, Point } from './types';
+import type { ChainGroup, GraphLayout, GraphNode, Point } from './types';
 import type { GraphModel } from './graph';
 
-let elk: InstanceType<typeof ELK> | undefined;
-
-const LABEL_CHAR_W = 6.3;
+const RANK_GAP = 48; // vertical room between ranks; edge labels sit in it
+const NODE_GAP = 40;
+const DUMMY_GAP = 16;
+const DUMMY_W = 12;
+const PAD = 24;
 const GROUP_PAD = 9;
+const SWEEPS = 4;
+const X_ITERATIONS = 3;
+const DUMMY_WEIGHT = 0.001;
 
-export async function layoutGraph(model: GraphModel): Promise<GraphLayout> {
+interface V {
+  id: string;
+  node?: GraphNode;
+  w: number;
+  h: number;
+  rank: number;
+  order: number;
+  x: number;
+  /** Model order of the vertex (of the edge's source for a dummy): ties keep the prototxt's order. */
+  seq: number;
+  preds: V[];
+  succs: V[];
+  /** For a dummy: the layer its edge comes from. */
+  origin?: V;
+}
+
+export function layoutGraph(model: GraphModel): GraphLayout {
   const t0 = performance.now();
-  elk ??= new ELK();
-  const graph: ElkNode = {
-    id: 'root',
-    layoutOptions: {
-      'elk.algorithm': 'layered',
-      'elk.direction': 'DOWN',
-      'elk.edgeRouting': 'ORTHOGONAL',
-      'elk.layered.spacing.nodeNodeBetweenLayers': '34',
-      'elk.layered.spacing.edgeNodeBetweenLayers': '14',
-      'elk.spacing.nodeNode': '36',
-      'elk.spacing.edgeNode': '18',
-      'elk.spacing.edgeEdge': '12',
-      'elk.spacing.edgeLabel': '4',
-      'elk.layered.nodePlacement.strategy': 'BRANDES_KOEPF',
-      'elk.layered.nodePlacement.bk.fixedAlignment': 'BALANCED',
-      'elk.layered.considerModelOrder.strategy': 'NODES_AND_EDGES',
-      'elk.layered.crossingMinimization.strategy': 'LAYER_SWEEP',
-      'elk.edgeLabels.placement': 'CENTER',
-      'elk.layered.edgeLabels.sideSelection': 'ALWAYS_DOWN',
-      'elk.padding': '[top=24,left=24,bottom=24,right=24]',
-    },
-    children: model.nodes.map((n) => ({ id: n.id, width: n.width, height: n.height })),
-    edges: model.edges.map<ElkExtendedEdge>((e) => ({
-      id: e.id,
-      sources: [e.source],
-      targets: [e.target],
-      labels: [{ id: `${e.id}:l`, text: e.label, width: Math.ceil(e.label.length * LABEL_CHAR_W + 10), height: 16 }],
-    })),
-  };
-  const out = await elk.layout(graph);
-  const pos = new Map<string, ElkNode>();
-  for (const c of out.children ?? []) pos.set(c.id, c);
-  const nodes = model.nodes.map((n) => {
-    const p = pos.get(n.id);
-    return { ...n, x: p?.x ?? 0, y: p?.y ?? 0 };
-  });
-  const routes = new Map<string, ElkExtendedEdge>();
-  for (const e of (out.edges ?? []) as ElkExtendedEdge[]) routes.set(e.id, e);
-  const edges = model.edges.map((e) => {
-    const r = routes.get(e.id);
-    const points: Point[] = [];
-    for (const s of r?.sections ?? []) {
-      points.push({ x: s.startPoint.x, y: s.startPoint.y });
-      for (const b of s.bendPoints ?? []) points.push({ x: b.x, y: b.y });
-      points.push({ x: s.endPoint.x, y: s.endPoint.y });
+  const vs: V[] = model.nodes.map((n, i) => ({ id: n.id, node: n, w: n.width, h: n.height, rank: 0, order: 0, x: 0, seq: i, preds: [], succs: [] }));
+  const byId = new Map(vs.map((v) => [v.id, v]));
+
+  // Topological order (Kahn's, lowest model index first); an edge against it (none in a valid net) is drawn but
+  // does not rank.
+  const indeg = new Map<V, number>(vs.map((v) => [v, 0]));
+  const out = new Map<V, V[]>(vs.map((v) => [v, []]));
+  for (const e of model.edges) {
+    const s = byId.get(e.source);
+    const t = byId.get(e.target);
+    if (!s || !t || s === t) continue;
+    out.get(s)!.push(t);
+    indeg.set(t, indeg.get(t)! + 1);
+  }
+  const topo: V[] = [];
+  const ready = vs.filter((v) => indeg.get(v) === 0);
+  const done = new Set<V>();
+  while (topo.length < vs.length) {
+    if (ready.length === 0) ready.push(vs.find((v) => !done.has(v))!); // a cycle: break it at the earliest vertex
+    ready.sort((a, b) => a.seq - b.seq);
+    const v = ready.shift()!;
+    if (done.has(v)) continue;
+    done.add(v);
+    topo.push(v);
+    for (const t of out.get(v)!) {
+      indeg.set(t, indeg.get(t)! - 1);
+      if (indeg.get(t) === 0 && !done.has(t)) ready.push(t);
     }
-    const l = r?.labels?.[0];
-    const labelPos = l && l.x !== undefined && l.y !== undefined ? { x: l.x + (l.width ?? 0) / 2, y: l.y + (l.height ?? 0) / 2 } : undefined;
-    return { ...e, points, labelPos };
+  }
+  const pos = new Map(topo.map((v, i) => [v, i]));
+  for (const v of topo) for (const t of out.get(v)!) if (pos.get(t)! > pos.get(v)!) t.rank = Math.max(t.rank, v.rank + 1);
+
+  // Each edge becomes a path of vertices, one per rank it crosses.
+  const paths = new Map<string, V[]>();
+  const all = [...vs];
+  for (const e of model.edges) {
+    const s = byId.get(e.source);
+    const t = byId.get(e.target);
+    if (!s || !t) continue;
+    const path = [s];
+    if (t.rank > s.rank) {
+      for (let r = s.rank + 1; r < t.rank; r++) {
+        const d: V = { id: `${e.id}:${r}`, w: DUMMY_W, h: 0, rank: r, order: 0, x: 0, seq: s.seq + 0.5, preds: [], succs: [], origin: s };
+        all.push(d);
+        path.push(d);
+      }
+    }
+    path.push(t);
+    if (t.rank > s.rank) for (let i = 1; i < path.length; i++) link(path[i - 1], path[i]);
+    paths.set(e.id, path);
+  }
+
+  const ranks: V[][] = [];
+  for (const v of all) (ranks[v.rank] ??= []).push(v);
+  for (let r = 0; r < ranks.length; r++) ranks[r] ??= [];
+  for (const row of ranks) {
+    row.sort((a, b) => a.seq - b.seq);
+    row.forEach((v, i) => (v.order = i));
+  }
+
+  // Crossing reduction: barycentre sweeps down and up, stable on ties.
+  const sweep = (r: number, side: 'preds' | 'succs') => {
+    const row = ranks[r];
+    const key = new Map<V, number>();
+    for (const v of row) {
+      const ns = v[side];
+      key.set(v, ns.length ? ns.reduce((a, n) => a + n.order, 0) / ns.length : v.order);
+    }
+    row.sort((a, b) => key.get(a)! - key.get(b)! || a.order - b.order);
+    row.forEach((v, i) => (v.order = i));
+  };
+  for (let s = 0; s < SWEEPS; s++) {
+    for (let r = 1; r < ranks.length; r++) sweep(r, 'preds');
+    for (let r = ranks.length - 2; r >= 0; r--) sweep(r, 'succs');
+  }
+  for (let r = 1; r < ranks.length; r++) sweep(r, 'preds');
+
+  // x: start packed, then pull each rank towards its neighbours' medians, alternating down and up.
+  for (const row of ranks) place(row, row.map(() => 0));
+  const median = (ns: V[]) => {
+    // A long edge's dummy stands for the layer it comes from: an Eltwise sits between its two inputs, however far
+    // up the shortcut starts.
+    const xs = ns.map((n) => (n.origin ?? n).x).sort((a, b) => a - b);
+    const m = xs.length >> 1;
+    return xs.length % 2 ? xs[m] : (xs[m - 1] + xs[m]) / 2;
+  };
+  // Down passes place each vertex under its predecessors; a vertex without any (a net input) is then centred
+  // over its successors. Aligning only downwards keeps a chain of layers in one straight column.
+  const pull = (r: number, side: 'preds' | 'sources') => {
+    const row = ranks[r];
+    place(
+      row,
+      row.map((v) => {
+        if (side === 'preds') return v.preds.length ? median(v.preds) : v.x;
+        return !v.preds.length && v.succs.length ? median(v.succs) : v.x;
+      }),
+    );
+  };
+  for (let it = 0; it < X_ITERATIONS; it++) {
+    for (let r = 1; r < ranks.length; r++) pull(r, 'preds');
+    for (let r = ranks.length - 1; r >= 0; r--) pull(r, 'sources');
+  }
+  for (let r = 1; r < ranks.length; r++) pull(r, 'preds');
+
+  // y: ranks stacked, nodes top-aligned in their rank.
+  const top: number[] = [];
+  const height: number[] = [];
+  let y = PAD;
+  for (let r = 0; r < ranks.length; r++) {
+    top[r] = y;
+    height[r] = Math.max(0, ...ranks[r].map((v) => v.h));
+    y += height[r] + RANK_GAP;
+  }
+  let minX = Infinity;
+  let maxX = -Infinity;
+  for (const v of all) {
+    minX = Math.min(minX, v.x - v.w / 2);
+    maxX = Math.max(maxX, v.x + v.w / 2);
+  }
+  const shift = PAD - (Number.isFinite(minX) ? minX : 0);
+  for (const v of all) v.x += shift;
+
+  const nodes = vs.map((v) => ({ ...v.node!, x: v.x - v.w / 2, y: top[v.rank] }));
+  // A blob read by several layers is labelled once, on its first edge.
+  const labelled = new Set<string>();
+  const edges = model.edges.map((e) => {
+    const path = paths.get(e.id);
+    const key = `${e.source}\u0000${e.blob}`;
+    const label = labelled.has(key) ? '' : e.label;
+    labelled.add(key);
+    if (!path) return { ...e, label, points: [] as Point[] };
+    const [s, t] = [path[0], path[path.length - 1]];
+    const points: Point[] = [{ x: portX(s, e.id, 'out'), y: top[s.rank] + s.h }];
+    for (const d of path.slice(1, -1)) points.push({ x: d.x, y: top[d.rank] }, { x: d.x, y: top[d.rank] + height[d.rank] });
+    points.push({ x: portX(t, e.id, 'in'), y: top[t.rank] });
+    const route = orthogonal(points);
+    return { ...e, label, points: route, labelPos: { x: route[0].x, y: route[0].y + RANK_GAP / 2 } };
   });
+
+  function portX(v: V, edgeId: string, dir: 'in' | 'out'): number {
+    // Several edges at one side of a node leave (or arrive) spread along it, in the order of their other ends.
+    const mine = model.edges.filter((e) => (dir === 'out' ? e.source : e.target) === v.id);
+    if (mine.length < 2) return v.x;
+    const other = (e: (typeof mine)[number]) => {
+      const p = paths.get(e.id);
+      return p ? (dir === 'out' ? p[1] ?? p[0] : p[p.length - 2] ?? p[0]).x : 0;
+    };
+    const sorted = [...mine].sort((a, b) => other(a) - other(b));
+    const i = sorted.findIndex((e) => e.id === edgeId);
+    const span = Math.min(v.w * 0.6, 28 * (mine.length - 1));
+    return v.x - span / 2 + (span * i) / (mine.length - 1);
+  }
 
   const byNode = new Map(nodes.map((n) => [n.id, n]));
   const members = new Map<string, Set<string>>();
@@ -91,8 +215,65 @@ export async function layoutGraph(model: GraphModel): Promise<GraphLayout> {
     edges,
     groups,
     layerNode: model.layerNode,
-    width: out.width ?? 0,
-    height: out.height ?? 0,
+    width: Number.isFinite(maxX) ? maxX - minX + 2 * PAD : 2 * PAD,
+    height: y - RANK_GAP + PAD,
     layoutMs: Math.round(performance.now() - t0),
   };
+}
+
+function link(a: V, b: V) {
+  a.succs.push(b);
+  b.preds.push(a);
+}
+
+/**
+ * Centres for one rank, in its order, as close as possible (least squares) to the wanted ones while keeping the
+ * minimum gaps: with c_i the cumulative gap, y_i = x_i − c_i must not decrease, which is isotonic regression of
+ * wanted_i − c_i, solved exactly by pooling adjacent violators.
+ */
+function place(row: V[], wanted: number[]) {
+  const n = row.length;
+  if (n === 0) return;
+  const c = new Float64Array(n);
+  for (let i = 1; i < n; i++) {
+    const a = row[i - 1];
+    const b = row[i];
+    const gap = a.node && b.node ? NODE_GAP : DUMMY_GAP;
+    c[i] = c[i - 1] + a.w / 2 + gap + b.w / 2;
+  }
+  // Blocks of pooled vertices: weighted sum of targets, total weight, size. A dummy weighs little, so a layer
+  // keeps its place and the long edges beside it make way.
+  const sum: number[] = [];
+  const weight: number[] = [];
+  const size: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const w = row[i].node ? 1 : DUMMY_WEIGHT;
+    sum.push(w * (wanted[i] - c[i]));
+    weight.push(w);
+    size.push(1);
+    while (sum.length > 1 && sum[sum.length - 2] / weight[weight.length - 2] > sum[sum.length - 1] / weight[weight.length - 1]) {
+      sum[sum.length - 2] += sum.pop()!;
+      weight[weight.length - 2] += weight.pop()!;
+      size[size.length - 2] += size.pop()!;
+    }
+  }
+  let i = 0;
+  for (let b = 0; b < sum.length; b++) {
+    const y = sum[b] / weight[b];
+    for (let k = 0; k < size[b]; k++, i++) row[i].x = y + c[i];
+  }
+}
+
+/** Straight vertical runs joined by horizontal steps half-way between them; repeated points dropped. */
+function orthogonal(points: Point[]): Point[] {
+  const out: Point[] = [points[0]];
+  for (let i = 1; i < points.length; i++) {
+    const a = out[out.length - 1];
+    const b = points[i];
+    if (Math.abs(a.x - b.x) > 0.5) {
+      const ym = (a.y + b.y) / 2;
+      out.push({ x: a.x, y: ym }, { x: b.x, y: ym }, b);
+    } else out.push({ x: a.x, y: b.y }); // within half a pixel: straight down
+  }
+  return out.filter((p, i) => i === 0 || p.x !== out[i - 1].x || p.y !== out[i - 1].y);
 }
