@@ -81,7 +81,7 @@ function benchNode(c: Case, modelPath: string) {
   const analysis = analyse(net, { weights });
   lap('analyse');
   let current: FoldPhase | undefined;
-  const out = foldNet({ net, model, weights, analysis }, {}, (p) => {
+  const out = foldNet({ net, model, weights, analysis }, { inPlace: true }, (p) => {
     if (p !== current) {
       if (current) lap(current);
       else lap('analyse');
@@ -137,10 +137,10 @@ async function main() {
       for (const [k, v] of Object.entries(r.phases)) console.log(`  ${k.padEnd(8)} ${v.toFixed(0).padStart(6)} ms  ${(v / r.floor).toFixed(2)}× floor${['shapes', 'layout'].includes(k) ? '  (not in the total: the graph)' : ''}`);
       console.log(`  total    ${r.total.toFixed(0).padStart(6)} ms  ${(r.total / r.floor).toFixed(2)}× floor`);
       console.log(`as the user sees it: files chosen → graph drawn ${r.load} ms; Fold → folded graph ${r.fold} ms`);
-      console.log(`peak renderer RSS ${mb(r.peakRss)} (${(r.peakRss / r.size).toFixed(2)}× the file); above the idle page (${mb(r.idleRss)}): ${mb(r.peakRss - r.idleRss)} (${((r.peakRss - r.idleRss) / r.size).toFixed(2)}×)`);
+      console.log(`peak RSS of the page's renderer ${mb(r.peakRss)} (${(r.peakRss / r.size).toFixed(2)}× the file); above the idle page (${mb(r.idleRss)}): ${mb(r.peakRss - r.idleRss)} (${((r.peakRss - r.idleRss) / r.size).toFixed(2)}×)`);
     }
     console.log('\n### Chromium (the built app; phases measured in its worker)');
-    console.log('| model | size | floor | pipeline total | total / floor | drop → graph | Fold → folded graph | peak renderer RSS / size | (above idle page) / size |');
+    console.log('| model | size | floor | pipeline total | total / floor | drop → graph | Fold → folded graph | peak renderer RSS / size | (above the idle page) / size |');
     console.log('|---|---|---|---|---|---|---|---|---|');
     for (const r of br) {
       console.log(`| ${r.name} | ${(r.size / 1e6).toFixed(0)} MB | ${r.floor.toFixed(0)} ms | ${r.total.toFixed(0)} ms | ${(r.total / r.floor).toFixed(2)}× | ${r.load} ms | ${r.fold} ms | ${(r.peakRss / r.size).toFixed(2)}× | ${((r.peakRss - r.idleRss) / r.size).toFixed(2)}× |`);

@@ -156,7 +156,8 @@ export function runCli(argv: string[], out: (s: string) => void = (s) => process
       err('caffe-fold: no --weights given: analysed the structure only; give the .caffemodel to fold.');
       return { code: opts.dryRun ? 0 : 2 };
     }
-    const result = foldLoaded(loaded, { skip: opts.skip, zeroFactor: opts.zeroFactor });
+    // In place: the weights are folded in the bytes read from the file (ours; the file itself is never written).
+    const result = foldLoaded(loaded, { skip: opts.skip, zeroFactor: opts.zeroFactor, inPlace: true });
     const names = outputNames(opts.model, opts.weights);
     const outModel = opts.outputModel ?? join(dirname(opts.model), names.prototxt);
     const outWeights = opts.outputWeights ?? join(dirname(opts.weights), names.caffemodel);

@@ -228,7 +228,8 @@ const createViewSlice: Slice<ViewSlice> = (set, get) => ({
     const side = get().side;
     void (async () => {
       try {
-        await ensureLoaded(get);
+        // The folded graph's details need only the folded text the worker keeps; the loaded model's need the model.
+        if (side === 'before' || sel.kind === 'chain') await ensureLoaded(get);
         const r = sel.kind === 'layer' ? await call((w) => w.layerDetails(side, sel.name)) : await call((w) => w.chainDetails(sel.id));
         if (seq !== detailsSeq) return;
         set({ details: r.ok ? { key, value: r.value } : { key, error: r.error } });

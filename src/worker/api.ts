@@ -151,9 +151,9 @@ export const api = {
   },
 
   /**
-   * Fold the loaded model; phases are reported through the (comlink-proxied) callback. The folded caffemodel is
-   * made into a Blob here, off the main thread (building a Blob copies the chunks — views of the input and the new
-   * weights — into the browser's blob storage), and the new weights are dropped as soon as it exists.
+   * Fold the loaded model; phases are reported through the (comlink-proxied) callback. The weights are folded in
+   * place and the caffemodel is made into a Blob here, off the main thread (building a Blob copies the chunks,
+   * views of the input, into the browser's blob storage).
    */
   async fold(opts: FoldOptions, onPhase?: PhaseCallback): Promise<Result<FoldSummary>> {
     return attempt(() => {
@@ -163,7 +163,9 @@ export const api = {
       delete state.layouts.after;
       const timer = new PhaseTimer();
       let current: FoldPhase | undefined;
-      const result = foldLoaded(l, opts, (p, d, t) => {
+      // In place: the folded weights are written over the loaded ones (no copy of the model's weights is made);
+      // the Blob below takes its own copy, and the loaded model, now folded, is dropped after it.
+      const result = foldLoaded(l, { ...opts, inPlace: true }, (p, d, t) => {
         if (p !== current) {
           if (current) timer.end(current);
           else timer.restart();
@@ -176,6 +178,9 @@ export const api = {
       const blob = new Blob(result.caffemodel.chunks as BlobPart[], { type: 'application/octet-stream' });
       timer.end('blob');
       state.folded = { prototxt: result.prototxt, report: result.report, caffemodel: { name: result.caffemodel.name, blob } };
+      // The original weights are gone from these bytes: the next call that needs the model reloads it from the
+      // Files (hasModel() says false), which keeps this folded result.
+      state.loaded = undefined;
       return {
         report: result.report,
         outputNames: { prototxt: result.prototxt.name, caffemodel: result.caffemodel.name },

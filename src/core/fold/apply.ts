@@ -5,8 +5,8 @@
 import type { Net, NetLayer } from '../net';
 import { writeCaffemodel, type BlobInfo, type CaffeModel, type LayerEdit, type ModelLayer, type NewBlob } from '../caffemodel';
 import { PrototxtEditor, fields, message, nums, quote } from '../prototxt';
-import { bnAffine, bnStats, foldBias, scaleAffine, scaleWeights, type Affine, type WeightLayout } from './math';
-import { blobCopy, blobFloats, blobRows, fromDType, toDType } from './blobs';
+import { bnAffine, bnStats, foldBias, rowScaler, scaleAffine, scaleWeights, type Affine, type WeightLayout } from './math';
+import { blobCopy, blobFloats, blobRows, fromDType, scaledRows, scaleInPlace, toDType } from './blobs';
 import { bnParams, producerInfo, producerOutChannels, producerParamName, scaleParams } from './analyse';
 import {
   batchNormForward,
@@ -33,7 +33,12 @@ export interface Planned {
   chain: Chain;
   /** Layer whose blobs change (producer, or the surviving Scale). */
   target: NetLayer;
-  newBlobs: NewBlob[];
+  /** The target's blobs after the fold: new ones, or the index of a stored one (folded in place by commit). */
+  blobs: (number | NewBlob)[];
+  /** The dtype of the folded weights (it sets the proof's tolerance). */
+  dtype: BlobInfo['dtype'];
+  /** Write the folded weights over the stored ones (in-place folds only); called once the proof has passed. */
+  commit?: () => void;
   addBias: boolean;
   /** Run the original chain and the folded layer on one random input and compare. */
   prove: () => ChainProof;
@@ -69,14 +74,14 @@ export function foldNet(input: FoldInput, opts: FoldOptions = {}, onPhase: Progr
   const planned: Planned[] = [];
   todo.forEach((chain, i) => {
     onPhase('fold', i, todo.length);
-    planned.push(planChain(net, weights, chain, zeroFactor, opts.seed ?? 1));
+    planned.push(planChain(net, weights, chain, zeroFactor, opts.seed ?? 1, opts.inPlace));
   });
   onPhase('fold', todo.length, todo.length);
 
   const accepted: (Planned & { proof: ChainProof })[] = [];
   planned.forEach((p, i) => {
     onPhase('verify', i, planned.length);
-    const tol = toleranceFor(p.newBlobs[0].dtype, opts.tolerance ?? 1e-5);
+    const tol = toleranceFor(p.dtype, opts.tolerance ?? 1e-5);
     const proof = p.prove();
     if (!(proof.maxRelError <= tol)) {
       refusals.push({
@@ -94,6 +99,7 @@ export function foldNet(input: FoldInput, opts: FoldOptions = {}, onPhase: Progr
   const edits = new Map<number, LayerEdit | null>();
   const removedLayers: string[] = [];
   for (const p of accepted) {
+    p.commit?.();
     const { chain, target } = p;
     for (const name of chain.removed) {
       const l = net.byName.get(name)!;
@@ -102,7 +108,7 @@ export function foldNet(input: FoldInput, opts: FoldOptions = {}, onPhase: Progr
       const w = weights.get(name);
       if (w) edits.set(w.index, null);
     }
-    const edit: LayerEdit = { blobs: p.newBlobs };
+    const edit: LayerEdit = { blobs: p.blobs };
     if (chain.pattern === 'bn-scale') {
       // The surviving Scale reads what the BatchNorm read, and now has a bias.
       const bn = net.byName.get(chain.bn!)!;
@@ -178,7 +184,7 @@ export function chainAffine(net: Net, weights: Map<string, ModelLayer>, chain: C
   return { affine, stats: { chain: chain.id, channels: affine.alpha.length, alphaMin, alphaMax, tinyVariance, zeroFactor: zero, eps } };
 }
 
-export function planChain(net: Net, weights: Map<string, ModelLayer>, chain: Chain, zeroFactor: 'caffe' | 'one', seed: number): Planned {
+export function planChain(net: Net, weights: Map<string, ModelLayer>, chain: Chain, zeroFactor: 'caffe' | 'one', seed: number, inPlace = false): Planned {
   const { affine, stats } = chainAffine(net, weights, chain, zeroFactor);
   const bnLayer = chain.bn ? net.byName.get(chain.bn) : undefined;
   const scaleLayer = chain.scale ? net.byName.get(chain.scale) : undefined;
@@ -198,7 +204,7 @@ export function planChain(net: Net, weights: Map<string, ModelLayer>, chain: Cha
     const x: Tensor3 = { c: C, h: 2, w: 2, data: randomNormal(C * 4, seedFor) };
     const ref = () => runBnScale(x, weights, bnLayer, scaleLayer, zeroFactor);
     const got = () => scaleForward(x, fromDType(gammaNew, sw[0].dtype), fromDType(betaNew, newBlobs[1].dtype));
-    return { chain, target: s, newBlobs, addBias: !scaleParams(s).biasTerm, prove: () => ({ chain: chain.id, ...compare(ref().data, got().data) }), stats };
+    return { chain, target: s, blobs: newBlobs, dtype: sw[0].dtype, addBias: !scaleParams(s).biasTerm, prove: () => ({ chain: chain.id, ...compare(ref().data, got().data) }), stats };
   }
 
   const p = net.byName.get(chain.producer!)!;
@@ -208,28 +214,51 @@ export function planChain(net: Net, weights: Map<string, ModelLayer>, chain: Cha
   const B = info.hasBias ? pw.blobs[1] : undefined;
   const C = producerOutChannels(p, pw)!;
   const layout = weightLayout(p, W, C);
+  const run = producerRunner(p, W, C, info);
+  const bNew = toDType(foldBias(B ? blobFloats(B) : undefined, affine), B ? B.dtype : W.dtype);
+  const bias: NewBlob = B ? { data: bNew, dtype: B.dtype, shape: B.shape, like: B } : { data: bNew, dtype: W.dtype, shape: [C] };
+  // The proof: the original producer → BatchNorm → Scale against the folded producer, on one random input; the
+  // original weights are read row by row, never copied whole.
+  const proveWith = (folded: Weights): ChainProof => {
+    const x = run.input(seedFor);
+    const ref = runBnScale(run.forward(x, blobRows(W, run.rowLength), B ? blobFloats(B) : undefined), weights, bnLayer, scaleLayer, zeroFactor);
+    const got = run.forward(x, folded, fromDType(bNew, bias.dtype));
+    return { chain: chain.id, ...compare(ref.data, got.data) };
+  };
+
+  if (inPlace && W.dtype !== 'float16' && W.raw && W.raw.byteLength === W.count * (W.dtype === 'float64' ? 8 : 4)) {
+    // No copy at all: the proof reads the folded rows as they will be written, and commit writes them over the
+    // stored ones — with the same row function, so what was proven is what is written.
+    const scaleRow = rowScaler(layout, run.rowLength, affine.alpha);
+    return {
+      chain,
+      target: p,
+      blobs: [0, bias],
+      dtype: W.dtype,
+      commit: () => scaleInPlace(W, run.rowLength, scaleRow),
+      addBias: !B,
+      prove: () => proveWith(scaledRows(W, run.rowLength, scaleRow)),
+      stats,
+    };
+  }
+
   // The new weights are the one allocation: the stored values copied in bulk, then scaled in place (each element
-  // read as float64, multiplied, rounded once to the dtype). The original values are never copied whole.
+  // read as float64, multiplied, rounded once to the dtype).
   let wNew: Float32Array | Float64Array | Uint16Array;
   if (W.dtype === 'float16') wNew = toDType(scaleWeights(blobFloats(W), layout, affine.alpha), 'float16');
   else {
     const copy = blobCopy(W);
     wNew = scaleWeights(copy, layout, affine.alpha, copy);
   }
-  const bNew = toDType(foldBias(B ? blobFloats(B) : undefined, affine), B ? B.dtype : W.dtype);
-  const newBlobs: NewBlob[] = [
-    { data: wNew, dtype: W.dtype, shape: W.shape, like: W },
-    B ? { data: bNew, dtype: B.dtype, shape: B.shape, like: B } : { data: bNew, dtype: W.dtype, shape: [C] },
-  ];
-  // Proof: the original producer → BatchNorm → Scale against the folded producer, on one random input.
-  const prove = (): ChainProof => {
-    const run = producerRunner(p, W, C, info);
-    const x = run.input(seedFor);
-    const ref = runBnScale(run.forward(x, blobRows(W, run.rowLength), B ? blobFloats(B) : undefined), weights, bnLayer, scaleLayer, zeroFactor);
-    const got = run.forward(x, fromDType(wNew, W.dtype), fromDType(bNew, newBlobs[1].dtype));
-    return { chain: chain.id, ...compare(ref.data, got.data) };
+  return {
+    chain,
+    target: p,
+    blobs: [{ data: wNew, dtype: W.dtype, shape: W.shape, like: W }, bias],
+    dtype: W.dtype,
+    addBias: !B,
+    prove: () => proveWith(fromDType(wNew, W.dtype)),
+    stats,
   };
-  return { chain, target: p, newBlobs, addBias: !B, prove, stats };
 }
 
 function runBnScale(x: Tensor3, weights: Map<string, ModelLayer>, bn: NetLayer | undefined, scale: NetLayer | undefined, zeroFactor: 'caffe' | 'one'): Tensor3 {

@@ -59,3 +59,39 @@ export function blobRows(b: BlobInfo, rowLength: number): RowWeights {
   const all = blobFloats(b);
   return { rowLength, row: (r) => all.subarray(r * rowLength, (r + 1) * rowLength) };
 }
+
+/**
+ * Rows of the folded weights, made on the fly from the stored ones: element k of row r times the alpha of its
+ * output channel, rounded to the blob's dtype (each product in float64, rounded once, exactly as the whole-array
+ * fold and the in-place write do). Rows as the proof's forward functions read them (see RowWeights).
+ */
+export function scaledRows(b: BlobInfo, rowLength: number, scaleRow: RowScaler): RowWeights {
+  const src = blobRows(b, rowLength);
+  const out = b.dtype === 'float64' ? new Float64Array(rowLength) : new Float32Array(rowLength);
+  return {
+    rowLength,
+    row: (r) => {
+      scaleRow(r, src.row(r), out);
+      return out;
+    },
+  };
+}
+
+/** Writes row r of the folded weights: dst[k] = src[k] · alpha[channel of (r, k)]. */
+export type RowScaler = (r: number, src: ArrayLike<number>, dst: Float32Array | Float64Array) => void;
+
+/**
+ * Fold a float32/float64 blob where it is stored: each row read (through a scratch row when unaligned), scaled
+ * by the same RowScaler the proof used, and its bytes written back over the original ones.
+ */
+export function scaleInPlace(b: BlobInfo, rowLength: number, scaleRow: RowScaler): void {
+  const raw = b.raw;
+  if (!raw || b.dtype === 'float16') throw new Error('scaleInPlace: only a packed float32/float64 blob can be folded in place');
+  const src = blobRows(b, rowLength);
+  const out = b.dtype === 'float64' ? new Float64Array(rowLength) : new Float32Array(rowLength);
+  const outBytes = new Uint8Array(out.buffer);
+  for (let r = 0, at = 0; at < raw.byteLength; r++, at += outBytes.byteLength) {
+    scaleRow(r, src.row(r), out);
+    raw.set(outBytes, at);
+  }
+}

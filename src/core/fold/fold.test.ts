@@ -317,6 +317,17 @@ describe('patterns', () => {
     expect(report.refusals[0]).toMatchObject({ layer: 'b1', code: 'proof-failed' });
     expect(after.net.byName.has('b1')).toBe(true);
   });
+
+  it('in place, a refused chain leaves the stored weights as they were', () => {
+    const net: TestNet = { input: input(3), layers: [conv('c1', 'data', 'c1', 3, 4), bn('b1', 'c1', 'c1', 4), conv('c2', 'c1', 'c2', 4, 4), bn('b2', 'c2', 'c2', 4)] };
+    const bytes = caffemodelOf(net);
+    const l = loadFiles({ name: 'n.prototxt', bytes: enc.encode(prototxtOf(net)) }, { name: 'n.caffemodel', bytes: bytes.slice() });
+    const stored = l.model!.bytes;
+    const r = foldLoaded(l, { inPlace: true, skip: ['c2'], tolerance: 1e-30 });
+    expect(r.report.chains).toEqual([]);
+    expect(Buffer.from(stored).equals(Buffer.from(bytes))).toBe(true);
+    expect(Buffer.from(concat(r.caffemodel.chunks)).equals(Buffer.from(bytes))).toBe(true);
+  });
 });
 
 describe('refusals', () => {
@@ -502,7 +513,7 @@ describe('big blobs are read without a whole copy', () => {
     expect(Array.from(blobRows(b, 1).row(1))).toEqual([-2]);
   });
 
-  it('Conv, Deconv, InnerProduct and transposed InnerProduct fold to the same bytes and proofs from any alignment', () => {
+  it('Conv, Deconv, InnerProduct and transposed InnerProduct fold to the same bytes and proofs from any alignment, in place or not', () => {
     const net: TestNet = {
       input: input(4),
       layers: [
@@ -520,16 +531,22 @@ describe('big blobs are read without a whole copy', () => {
     };
     const text = enc.encode(prototxtOf(net));
     const bytes = caffemodelOf(net);
-    const runs = [0, 1, 2, 3].map((shift) => {
-      const buf = new Uint8Array(bytes.length + 4);
-      buf.set(bytes, shift);
-      const l = loadFiles({ name: 'n.prototxt', bytes: text }, { name: 'n.caffemodel', bytes: buf.subarray(shift, shift + bytes.length) });
-      const r = foldLoaded(l);
-      return { out: concat(r.caffemodel.chunks), proofs: r.report.chains.map((c) => [c.id, c.proof.maxRelError]) };
-    });
+    const runs = [0, 1, 2, 3].flatMap((shift) =>
+      [false, true].map((inPlace) => {
+        const buf = new Uint8Array(bytes.length + 4);
+        buf.set(bytes, shift);
+        const l = loadFiles({ name: 'n.prototxt', bytes: text }, { name: 'n.caffemodel', bytes: buf.subarray(shift, shift + bytes.length) });
+        const r = foldLoaded(l, { inPlace });
+        const out = concat(r.caffemodel.chunks);
+        // In place, the input's weights now hold the folded values; otherwise it is untouched.
+        expect(Buffer.from(buf.subarray(shift, shift + bytes.length)).equals(Buffer.from(bytes))).toBe(!inPlace);
+        return { out, proofs: r.report.chains.map((c) => [c.id, c.proof.maxRelError]) };
+      }),
+    );
     expect(runs[0].proofs.map((p) => p[0])).toEqual(['c', 'up', 'fc', 'ft']);
     for (const [, e] of runs[0].proofs) expect(e).toBeLessThan(1e-6);
-    // The stored alignment differs between runs, so the fold takes the view path in some and the row-copy path in others.
+    // The stored alignment differs between runs, so the fold takes the view path in some and the row-copy path in
+    // others; in place or into new arrays, the result is the same.
     for (const r of runs.slice(1)) {
       expect(r.proofs).toEqual(runs[0].proofs);
       expect(Buffer.from(r.out).equals(Buffer.from(runs[0].out))).toBe(true);

@@ -133,3 +133,35 @@ export function foldBias(b: ArrayLike<number> | undefined, affine: Affine): Floa
   for (let c = 0; c < n; c++) out[c] = (b ? b[c] : 0) * affine.alpha[c] + affine.shift[c];
   return out;
 }
+
+/**
+ * The fold of one row of weights, for a row layout as the proof reads it: a Convolution's or InnerProduct's
+ * output channel ('out-major', alpha constant along the row), a transposed InnerProduct's input ('out-minor',
+ * element k is channel k) or a Deconvolution's input channel ('deconv', [C_out/group, kh, kw] of its group).
+ * Each product is computed in float64 and stored into `dst` (rounded once by a Float32Array), as scaleWeights does.
+ */
+export function rowScaler(layout: WeightLayout, rowLength: number, alpha: Float64Array) {
+  switch (layout.kind) {
+    case 'out-major':
+      return (r: number, src: ArrayLike<number>, dst: Float32Array | Float64Array) => {
+        const a = alpha[r];
+        for (let k = 0; k < rowLength; k++) dst[k] = src[k] * a;
+      };
+    case 'out-minor':
+      return (_r: number, src: ArrayLike<number>, dst: Float32Array | Float64Array) => {
+        for (let k = 0; k < rowLength; k++) dst[k] = src[k] * alpha[k];
+      };
+    case 'deconv': {
+      const outPerGroup = layout.outChannels / layout.group;
+      const inPerGroup = layout.inChannels / layout.group;
+      const spatial = rowLength / outPerGroup;
+      return (r: number, src: ArrayLike<number>, dst: Float32Array | Float64Array) => {
+        const base = Math.floor(r / inPerGroup) * outPerGroup;
+        for (let j = 0, k = 0; j < outPerGroup; j++) {
+          const a = alpha[base + j];
+          for (let s = 0; s < spatial; s++, k++) dst[k] = src[k] * a;
+        }
+      };
+    }
+  }
+}

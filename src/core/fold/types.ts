@@ -91,6 +91,13 @@ export interface FoldOptions {
   tolerance?: number;
   /** Seed of the proof's random input. */
   seed?: number;
+  /**
+   * Write the folded weights over the original ones in the caffemodel's bytes instead of into new arrays: no copy
+   * of the weights is made (float32/float64 blobs stored as one packed run; others are copied as usual). The
+   * proof runs before anything is written; afterwards the loaded model holds the folded values, so only callers
+   * that own the bytes and drop the model after the fold (the worker, the CLI) ask for it.
+   */
+  inPlace?: boolean;
 }
 
 export interface FoldReport {
