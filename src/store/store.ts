@@ -164,13 +164,27 @@ const createModelSlice: Slice<ModelSlice> = (set, get) => ({
         return;
       }
       if (get().job.status === 'running') get().cancel();
-      set({ files, loadStatus: 'loading', loadStep: 'Reading files', summary: undefined, layouts: {}, selection: undefined, details: undefined, side: 'before', result: undefined, job: IDLE_JOB, skip: {} });
+      // The model on screen stays in the store (and in the worker) until the new files have loaded: files that
+      // fail to load bring it back, with the error panel.
+      set({ loadStatus: 'loading', loadStep: 'Reading files' });
       const summary = await feedWorker(files, (s) => seq === loadSeq && set({ loadStep: s }));
       if (seq !== loadSeq) return;
-      set({ summary, loadStep: 'Laying out the graph' });
+      set({ loadStep: 'Laying out the graph' });
       const layout = unwrap(await call((w) => w.layout('before')));
       if (seq !== loadSeq) return;
-      set({ layouts: { before: layout }, loadStatus: 'ready', loadStep: undefined });
+      set({
+        files,
+        summary,
+        layouts: { before: layout },
+        loadStatus: 'ready',
+        loadStep: undefined,
+        selection: undefined,
+        details: undefined,
+        side: 'before',
+        result: undefined,
+        job: IDLE_JOB,
+        skip: {},
+      });
     } catch (e) {
       if (seq !== loadSeq || e instanceof Cancelled) return;
       const error = asPlain(e);
@@ -265,7 +279,7 @@ const createJobSlice: Slice<JobSlice> = (set, get) => ({
       });
       const summary = unwrap(await call((w) => w.fold({ skip }, onPhase)));
       const out = unwrap(await call((w) => w.takeOutputs()));
-      const prototxt = { name: out.prototxt.name, blob: new Blob([out.prototxt.text], { type: 'text/plain' }) };
+      const prototxt = out.prototxt;
       const caffemodel: FoldOutputBlobs['caffemodel'] = out.caffemodel ? { name: out.caffemodel.name, blob: out.caffemodel.blob } : undefined;
       // The folded graph is laid out before the result is shown, so the view switches once, to a ready graph.
       const after = await call((w) => w.layout('after'));

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import {
   Background,
   BackgroundVariant,
@@ -128,36 +128,70 @@ function Search({ layout }: { layout: GraphLayout }) {
   );
 }
 
+const EMPTY: GraphLayout = { side: 'before', nodes: [], edges: [], groups: [], layerNode: {}, width: 0, height: 0, layoutMs: 0 };
+
+/**
+ * The graph to draw. When one graph replaces another (Before ⇄ After, a new model), the old one is taken off the
+ * canvas in one task and the new one drawn in the next, so neither task does both.
+ */
+function useShownLayout(layout: GraphLayout | undefined): GraphLayout | undefined {
+  const [shown, setShown] = useState(layout);
+  useEffect(() => {
+    if (layout === shown) return;
+    if (!shown || !layout || shown.nodes.length === 0) {
+      setShown(layout);
+      return;
+    }
+    setShown({ ...EMPTY, side: layout.side, width: layout.width, height: layout.height });
+    const id = setTimeout(() => setShown(layout), 0);
+    return () => clearTimeout(id);
+  }, [layout]);
+  return shown;
+}
+
 export function GraphView() {
   const side = useAppStore((s) => s.side);
-  const layout = useAppStore((s) => s.layouts[s.side]);
+  const layout = useShownLayout(useAppStore((s) => s.layouts[s.side]));
   const focus = useAppStore((s) => s.focus);
   const flow = useMemo(() => (layout ? toFlow(layout) : { nodes: [], edges: [] }), [layout]);
   const rf = useReactFlow();
-  const wrapper = useRef<HTMLDivElement>(null);
 
   const onNodeClick: NodeMouseHandler = useCallback((_e, node) => {
     if (node.type === 'layer') useAppStore.getState().select({ kind: 'layer', name: (node as LayerFlowNode).data.node.layer });
   }, []);
   const onPaneClick = useCallback(() => useAppStore.getState().select(undefined), []);
 
+  // The canvas size comes from a ResizeObserver (reported after layout), so setting the view never forces a
+  // synchronous layout of the page; the view of a new graph is set before its first paint.
+  const size = useRef<{ w: number; h: number } | undefined>(undefined);
   const initialView = useCallback(() => {
-    if (!layout || !wrapper.current) return;
-    const { clientWidth: w, clientHeight: h } = wrapper.current;
-    const zoom = Math.min(w / (layout.width + 40), h / (layout.height + 40));
-    if (zoom >= 0.55) {
-      void rf.fitView({ padding: 0.08, maxZoom: 1.1 });
+    if (!layout || !size.current) return;
+    const { w, h } = size.current;
+    const fit = Math.min(w / (layout.width + 40), h / (layout.height + 40));
+    if (fit >= 0.55) {
+      const z = Math.min(1.1, fit * 0.92);
+      void rf.setViewport({ x: (w - layout.width * z) / 2, y: (h - layout.height * z) / 2, zoom: z });
     } else {
       // A tall net: start readable at its top, centred, rather than as an unreadable thumbnail.
       const z = Math.max(0.55, Math.min(1, w / (layout.width + 40)));
       void rf.setViewport({ x: Math.max(16, (w - layout.width * z) / 2), y: 16, zoom: z });
     }
   }, [layout, rf]);
-
-  useEffect(() => {
-    const id = requestAnimationFrame(initialView);
-    return () => cancelAnimationFrame(id);
-  }, [initialView]);
+  const initialViewRef = useRef(initialView);
+  initialViewRef.current = initialView;
+  const observer = useRef<ResizeObserver | undefined>(undefined);
+  const wrapper = useCallback((el: HTMLDivElement | null) => {
+    observer.current?.disconnect();
+    observer.current = undefined;
+    if (!el) return;
+    observer.current = new ResizeObserver(([entry]) => {
+      const first = !size.current;
+      size.current = { w: entry.contentRect.width, h: entry.contentRect.height };
+      if (first) initialViewRef.current();
+    });
+    observer.current.observe(el);
+  }, []);
+  useLayoutEffect(initialView, [initialView]);
 
   useEffect(() => {
     if (!focus || !layout) return;
@@ -215,7 +249,6 @@ export function GraphView() {
       data-side={side}
     >
       <ReactFlow
-        key={side}
         nodes={flow.nodes}
         edges={flow.edges}
         nodeTypes={nodeTypes}

@@ -113,7 +113,7 @@ function FoldButton() {
   const again = hasResult && stale;
   if (hasResult && !stale && done) {
     return (
-      <span className="fold-done" role="status">
+      <span className="fold-done" role="status" data-testid="fold-done">
         ✓ Folded
       </span>
     );

@@ -27,26 +27,29 @@ function towards(from: Point, to: Point, dist: number): Point {
   return { x: from.x + ((to.x - from.x) * dist) / len, y: from.y + ((to.y - from.y) * dist) / len };
 }
 
+/** Label text: 10.5 px monospace, so its width is known without measuring (no getBBox, no forced layout). */
+const LABEL_FONT = 10.5;
+const LABEL_CHAR = LABEL_FONT * 0.6;
+
 function RouteEdgeView({ data, sourceX, sourceY, targetX, targetY, markerEnd }: EdgeProps<RouteFlowEdge>) {
   const e = data!.edge;
   const pts = e.points.length >= 2 ? e.points : [{ x: sourceX, y: sourceY }, { x: targetX, y: targetY }];
   const path = roundedPath(pts);
   const lp = e.labelPos ?? { x: (pts[0].x + pts[pts.length - 1].x) / 2, y: (pts[0].y + pts[pts.length - 1].y) / 2 };
+  const w = e.label.length * LABEL_CHAR + 8;
+  const h = LABEL_FONT + 5;
   return (
-    <BaseEdge
-      path={path}
-      markerEnd={markerEnd}
-      className="route-edge"
-      label={e.label}
-      labelX={lp.x}
-      labelY={lp.y}
-      labelShowBg
-      labelBgPadding={[4, 2]}
-      labelBgBorderRadius={3}
-      labelStyle={{ fontSize: 10.5 }}
-      labelBgStyle={{ fill: 'var(--edge-label-bg)' }}
-      interactionWidth={0}
-    />
+    <>
+      <BaseEdge path={path} markerEnd={markerEnd} className="route-edge" interactionWidth={0} />
+      {e.label && (
+        <g className="route-edge-label" transform={`translate(${lp.x - w / 2} ${lp.y - h / 2})`}>
+          <rect width={w} height={h} rx={3} ry={3} className="route-edge-label-bg" />
+          <text x={w / 2} y={h / 2} dy="0.35em" textAnchor="middle" className="route-edge-label-text">
+            {e.label}
+          </text>
+        </g>
+      )}
+    </>
   );
 }
 

@@ -73,10 +73,11 @@ export const api = {
       const timer = new PhaseTimer();
       const [pb, mb] = await readAll([prototxt, caffemodel]);
       timer.end('read');
-      state = reload ? { layouts: state.layouts, folded: state.folded, after: state.after } : { layouts: {} };
+      // Parsed before the state is touched: files that fail to load leave the model that was loaded.
       const loaded = loadFiles({ name: prototxt.name, bytes: pb! }, caffemodel && mb ? { name: caffemodel.name, bytes: mb } : undefined, {
         onPhaseEnd: (p) => timer.end(p),
       });
+      state = reload ? { layouts: state.layouts, folded: state.folded, after: state.after } : { layouts: {} };
       state.loaded = loaded;
       state.sizes = { prototxt: pb!.byteLength, caffemodel: mb?.byteLength };
       return {
@@ -165,13 +166,21 @@ export const api = {
       let current: FoldPhase | undefined;
       // In place: the folded weights are written over the loaded ones (no copy of the model's weights is made);
       // the Blob below takes its own copy, and the loaded model, now folded, is dropped after it.
+      let lastReport = 0;
       const result = foldLoaded(l, { ...opts, inPlace: true }, (p, d, t) => {
-        if (p !== current) {
+        const changed = p !== current;
+        if (changed) {
           if (current) timer.end(current);
           else timer.restart();
           current = p;
         }
-        if (onPhase) void onPhase(p, d, t);
+        // Progress reaches the page at most every 50 ms (and at each phase's start and end): each report is a
+        // message and a store update on the main thread.
+        const now = performance.now();
+        if (onPhase && (changed || d === t || now - lastReport >= 50)) {
+          lastReport = now;
+          void onPhase(p, d, t);
+        }
       });
       timer.end('write');
       const size = result.caffemodel.chunks.reduce((s, c) => s + c.byteLength, 0);
@@ -195,7 +204,7 @@ export const api = {
     return attempt(() => {
       const f = state.folded;
       if (!f) throw new Error('nothing has been folded yet');
-      return { prototxt: f.prototxt, caffemodel: f.caffemodel };
+      return { prototxt: { name: f.prototxt.name, blob: new Blob([f.prototxt.text], { type: 'text/plain' }) }, caffemodel: f.caffemodel };
     });
   },
 

@@ -197,8 +197,9 @@ export interface FoldSummary {
   timings: Timings;
 }
 
+/** The folded files as Blobs made in the worker (a Blob crosses by reference; making one can block the thread). */
 export interface FoldOutputs {
-  prototxt: { name: string; text: string };
+  prototxt: { name: string; blob: Blob };
   caffemodel?: { name: string; blob: Blob };
 }
 
