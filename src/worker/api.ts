@@ -27,9 +27,8 @@ import type {
 
 interface State {
   loaded?: Loaded;
-  sizes?: { prototxt: number; caffemodel?: number };
   layouts: Partial<Record<GraphSide, GraphLayout>>;
-  /** The fold's result; after takeOutputs only its text and report (the chunks went to the main thread). */
+  /** The fold's result: the folded prototxt text, the report and the folded caffemodel as a Blob. */
   folded?: Pick<FoldResult, 'prototxt' | 'report'> & { caffemodel?: { name: string; blob: Blob } };
   after?: Loaded;
 }
@@ -79,7 +78,6 @@ export const api = {
       });
       state = reload ? { layouts: state.layouts, folded: state.folded, after: state.after } : { layouts: {} };
       state.loaded = loaded;
-      state.sizes = { prototxt: pb!.byteLength, caffemodel: mb?.byteLength };
       return {
         prototxt: { name: prototxt.name, size: pb!.byteLength, kind: 'prototxt' as const },
         caffemodel: caffemodel && mb ? { name: caffemodel.name, size: mb.byteLength, kind: 'caffemodel' as const } : undefined,
