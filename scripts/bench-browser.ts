@@ -52,6 +52,22 @@ function rendererRss(): number {
   return largest;
 }
 
+/** RSS of Chromium's browser process (the one without --type): it holds Blob storage, e.g. the download. */
+function browserProcessRss(): number {
+  let rss = 0;
+  for (const pid of readdirNumeric('/proc')) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmd.includes('chromium') || cmd.includes('--type=')) continue;
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) rss = Math.max(rss, Number(m[1]) * 1024);
+    } catch {
+      /* gone */
+    }
+  }
+  return rss;
+}
+
 function readdirNumeric(dir: string): string[] {
   try {
     return readdirSync(dir).filter((f) => /^\d+$/.test(f));
@@ -72,6 +88,9 @@ export interface BrowserResult {
   fold: number;
   peakRss: number;
   idleRss: number;
+  /** The browser process: peak and idle RSS (it receives the download Blob's bytes). */
+  browserPeak: number;
+  browserIdle: number;
 }
 
 const PIPELINE = ['read', 'parse', 'analyse', 'fold', 'verify', 'write', 'blob'];
@@ -113,8 +132,13 @@ export async function benchBrowser(root: string, cases: { name: string; prototxt
       await page.goto(`http://127.0.0.1:${PORT}/`);
       await new Promise((r) => setTimeout(r, 500));
       const idleRss = rendererRss();
+      const browserIdle = browserProcessRss();
       let peakRss = idleRss;
-      const timer = setInterval(() => (peakRss = Math.max(peakRss, rendererRss())), 50);
+      let browserPeak = browserIdle;
+      const timer = setInterval(() => {
+        peakRss = Math.max(peakRss, rendererRss());
+        browserPeak = Math.max(browserPeak, browserProcessRss());
+      }, 50);
       const size = statSync(c.model).size;
       const t0 = Date.now();
       await page.setInputFiles('input[type=file]', [c.prototxt, c.model]);
@@ -125,7 +149,6 @@ export async function benchBrowser(root: string, cases: { name: string; prototxt
       await page.getByRole('button', { name: /^Fold \d+ chains?$/ }).click();
       await page.getByText('✓ Folded').waitFor({ timeout: 600_000 });
       const fold = Date.now() - t1;
-      clearInterval(timer);
       peakRss = Math.max(peakRss, rendererRss());
       const worker = page.workers().find((w) => w.url().includes('worker'));
       if (!worker) throw new Error('the app has no worker');
@@ -137,7 +160,13 @@ export async function benchBrowser(root: string, cases: { name: string; prototxt
         phases[k] = (phases[k] ?? 0) + m.duration;
       }
       const total = PIPELINE.reduce((a, k) => a + (phases[k] ?? 0), 0);
-      out.push({ name: c.name, size, floor, phases, total, load, fold, peakRss, idleRss });
+      clearInterval(timer);
+      // The Blob's bytes reach the browser process after the fold returns: keep sampling a moment.
+      for (let i = 0; i < 20; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        browserPeak = Math.max(browserPeak, browserProcessRss());
+      }
+      out.push({ name: c.name, size, floor, phases, total, load, fold, peakRss, idleRss, browserPeak, browserIdle });
       await page.close();
     }
   } finally {

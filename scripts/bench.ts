@@ -137,6 +137,7 @@ async function main() {
       for (const [k, v] of Object.entries(r.phases)) console.log(`  ${k.padEnd(8)} ${v.toFixed(0).padStart(6)} ms  ${(v / r.floor).toFixed(2)}× floor${['shapes', 'layout'].includes(k) ? '  (not in the total: the graph)' : ''}`);
       console.log(`  total    ${r.total.toFixed(0).padStart(6)} ms  ${(r.total / r.floor).toFixed(2)}× floor`);
       console.log(`as the user sees it: files chosen → graph drawn ${r.load} ms; Fold → folded graph ${r.fold} ms`);
+      console.log(`browser process (holds the download Blob): peak ${mb(r.browserPeak)}, ${mb(r.browserPeak - r.browserIdle)} above its idle ${mb(r.browserIdle)} (${((r.browserPeak - r.browserIdle) / r.size).toFixed(2)}× the file)`);
       console.log(`peak RSS of the page's renderer ${mb(r.peakRss)} (${(r.peakRss / r.size).toFixed(2)}× the file); above the idle page (${mb(r.idleRss)}): ${mb(r.peakRss - r.idleRss)} (${((r.peakRss - r.idleRss) / r.size).toFixed(2)}×)`);
     }
     console.log('\n### Chromium (the built app; phases measured in its worker)');

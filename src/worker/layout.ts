@@ -113,7 +113,7 @@ export function layoutGraph(model: GraphModel): GraphLayout {
   }
   for (let r = 1; r < ranks.length; r++) sweep(r, 'preds');
 
-  // x: start packed, then pull each rank towards its neighbours' medians, alternating down and up.
+  // x: start packed, then place each rank as close as the gaps allow to where its vertices want to be.
   for (const row of ranks) place(row, row.map(() => 0));
   const median = (ns: V[]) => {
     // A long edge's dummy stands for the layer it comes from: an Eltwise sits between its two inputs, however far
