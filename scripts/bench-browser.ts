@@ -3,8 +3,10 @@
  * given the benchmark's models through its file input.
  *
  * - Phases: the worker records each phase as a User Timing measure (`caffe-fold read`, `… parse`, …, `… blob`);
- *   they are read from the worker after the fold. Their sum is the pipeline's total, against the floor measured
- *   in a page of the same browser: reading the File into memory and copying it once.
+ *   they are read from the worker after the fold. The issue's phases (read … write) sum to the total, against the
+ *   floor measured in a page of the same browser: reading the File into memory and copying it once. `blob`,
+ *   handing the written chunks to the browser's Blob storage for the download, is the browser's counterpart of
+ *   saving the output to disk in Node: printed, and given as a second ratio with it included.
  * - As the user sees it: from choosing the files to the graph drawn, and from "Fold" to the folded graph.
  * - Memory: the peak RSS of the page's renderer process (the page and its worker), sampled every 50 ms, and that
  *   peak less the RSS of the idle page before the files were given.
@@ -14,7 +16,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { chromium, type Browser } from 'playwright-core';
 
 const PORT = 4391;
 
@@ -82,7 +84,7 @@ export interface BrowserResult {
   floor: number;
   /** Worker phases in ms (summed over calls), in pipeline order. */
   phases: Record<string, number>;
-  /** read + parse + analyse + fold + verify + write + blob: the pipeline, as in Node (shapes and layout apart). */
+  /** read + parse + analyse + fold + verify + write: the pipeline, as in Node (shapes, layout and blob apart). */
   total: number;
   load: number;
   fold: number;
@@ -93,7 +95,50 @@ export interface BrowserResult {
   browserIdle: number;
 }
 
-const PIPELINE = ['read', 'parse', 'analyse', 'fold', 'verify', 'write', 'blob'];
+const PIPELINE = ['read', 'parse', 'analyse', 'fold', 'verify', 'write'];
+
+/** One run of the app: choose the files, wait for the graph, fold, read the worker's phases. */
+async function appRun(browser: Browser, c: { name: string; prototxt: string; model: string }, size: number, floor: number): Promise<BrowserResult> {
+  const page = await browser.newPage();
+  await page.goto(`http://127.0.0.1:${PORT}/`);
+  await new Promise((r) => setTimeout(r, 500));
+  const idleRss = rendererRss();
+  const browserIdle = browserProcessRss();
+  let peakRss = idleRss;
+  let browserPeak = browserIdle;
+  const timer = setInterval(() => {
+    peakRss = Math.max(peakRss, rendererRss());
+    browserPeak = Math.max(browserPeak, browserProcessRss());
+  }, 50);
+  const t0 = Date.now();
+  await page.setInputFiles('input[type=file]', [c.prototxt, c.model]);
+  await page.getByTestId('count-chains').waitFor({ timeout: 600_000 });
+  await page.locator('.react-flow__node').first().waitFor({ timeout: 600_000 });
+  const load = Date.now() - t0;
+  const t1 = Date.now();
+  await page.getByRole('button', { name: /^Fold \d+ chains?$/ }).click();
+  await page.getByTestId('fold-done').waitFor({ timeout: 600_000 });
+  const fold = Date.now() - t1;
+  peakRss = Math.max(peakRss, rendererRss());
+  const worker = page.workers().find((w) => w.url().includes('worker'));
+  if (!worker) throw new Error('the app has no worker');
+  const measures = await worker.evaluate(() => performance.getEntriesByType('measure').map((m) => ({ name: m.name, duration: m.duration })));
+  const phases: Record<string, number> = {};
+  for (const m of measures) {
+    if (!m.name.startsWith('caffe-fold ')) continue;
+    const k = m.name.slice('caffe-fold '.length);
+    phases[k] = (phases[k] ?? 0) + m.duration;
+  }
+  const total = PIPELINE.reduce((a, k) => a + (phases[k] ?? 0), 0);
+  clearInterval(timer);
+  // The Blob's bytes reach the browser process after the fold returns: keep sampling a moment.
+  for (let i = 0; i < 20; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    browserPeak = Math.max(browserPeak, browserProcessRss());
+  }
+  await page.close();
+  return { name: c.name, size, floor, phases, total, load, fold, peakRss, idleRss, browserPeak, browserIdle };
+}
 
 export async function benchBrowser(root: string, cases: { name: string; prototxt: string; model: string }[]): Promise<BrowserResult[]> {
   if (!existsSync(join(root, 'dist', 'index.html'))) throw new Error('dist/ is missing: run `npx vite build` first');
@@ -128,46 +173,17 @@ export async function benchBrowser(root: string, cases: { name: string; prototxt
       });
       await fp.close();
 
-      const page = await browser.newPage();
-      await page.goto(`http://127.0.0.1:${PORT}/`);
-      await new Promise((r) => setTimeout(r, 500));
-      const idleRss = rendererRss();
-      const browserIdle = browserProcessRss();
-      let peakRss = idleRss;
-      let browserPeak = browserIdle;
-      const timer = setInterval(() => {
-        peakRss = Math.max(peakRss, rendererRss());
-        browserPeak = Math.max(browserPeak, browserProcessRss());
-      }, 50);
+      // The app, run as often as the floor was (twice; once for a model over 200 MB): the best total is kept,
+      // as the floor keeps its best; memory is the worst over the runs.
       const size = statSync(c.model).size;
-      const t0 = Date.now();
-      await page.setInputFiles('input[type=file]', [c.prototxt, c.model]);
-      await page.getByTestId('count-chains').waitFor({ timeout: 600_000 });
-      await page.locator('.react-flow__node').first().waitFor({ timeout: 600_000 });
-      const load = Date.now() - t0;
-      const t1 = Date.now();
-      await page.getByRole('button', { name: /^Fold \d+ chains?$/ }).click();
-      await page.getByText('✓ Folded').waitFor({ timeout: 600_000 });
-      const fold = Date.now() - t1;
-      peakRss = Math.max(peakRss, rendererRss());
-      const worker = page.workers().find((w) => w.url().includes('worker'));
-      if (!worker) throw new Error('the app has no worker');
-      const measures = await worker.evaluate(() => performance.getEntriesByType('measure').map((m) => ({ name: m.name, duration: m.duration })));
-      const phases: Record<string, number> = {};
-      for (const m of measures) {
-        if (!m.name.startsWith('caffe-fold ')) continue;
-        const k = m.name.slice('caffe-fold '.length);
-        phases[k] = (phases[k] ?? 0) + m.duration;
+      const runs = size > 200e6 ? 1 : 2;
+      let best: BrowserResult | undefined;
+      for (let run = 0; run < runs; run++) {
+        const r = await appRun(browser, c, size, floor);
+        if (!best || r.total < best.total) best = { ...r, peakRss: Math.max(r.peakRss, best?.peakRss ?? 0), browserPeak: Math.max(r.browserPeak, best?.browserPeak ?? 0) };
+        else best = { ...best, peakRss: Math.max(r.peakRss, best.peakRss), browserPeak: Math.max(r.browserPeak, best.browserPeak) };
       }
-      const total = PIPELINE.reduce((a, k) => a + (phases[k] ?? 0), 0);
-      clearInterval(timer);
-      // The Blob's bytes reach the browser process after the fold returns: keep sampling a moment.
-      for (let i = 0; i < 20; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        browserPeak = Math.max(browserPeak, browserProcessRss());
-      }
-      out.push({ name: c.name, size, floor, phases, total, load, fold, peakRss, idleRss, browserPeak, browserIdle });
-      await page.close();
+      out.push(best!);
     }
   } finally {
     await browser.close();
