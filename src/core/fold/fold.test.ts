@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { concatChunks, decodeHalf, encodeHalf, readCaffemodel } from '../caffemodel';
-import { loadFiles, foldLoaded, type Loaded, type FoldResult } from '../pipeline';
+import { chainDetails, loadFiles, foldLoaded, type Loaded, type FoldResult } from '../pipeline';
 import { buildNet } from '../net';
 import { lookupMessage } from '../schema';
 import { parsePrototxt, str, message, bool } from '../prototxt';
@@ -316,6 +316,17 @@ describe('patterns', () => {
     expect(report.chains).toEqual([]);
     expect(report.refusals[0]).toMatchObject({ layer: 'b1', code: 'proof-failed' });
     expect(after.net.byName.has('b1')).toBe(true);
+  });
+
+  it("a chain's details (side panel) prove it as the fold does, and write nothing", () => {
+    const net: TestNet = { input: input(3), layers: [conv('c1', 'data', 'c1', 3, 4, { bias: true }), bn('b1', 'c1', 'c1', 4), scale('s1', 'c1', 'c1', 4), conv('c2', 'c1', 'c2', 4, 5), bn('b2', 'c2', 'c2', 5)] };
+    const bytes = caffemodelOf(net);
+    const l = loadFiles({ name: 'n.prototxt', bytes: enc.encode(prototxtOf(net)) }, { name: 'n.caffemodel', bytes: bytes.slice() });
+    const details = l.analysis.chains.map((c) => chainDetails(l, c.id));
+    expect(Buffer.from(l.model!.bytes).equals(Buffer.from(bytes))).toBe(true);
+    const folded = foldLoaded(l).report.chains;
+    expect(details.map((d) => d.proof)).toEqual(folded.map((c) => c.proof));
+    expect(details.every((d) => d.proof!.maxRelError < 1e-6)).toBe(true);
   });
 
   it('in place, a refused chain leaves the stored weights as they were', () => {
