@@ -48,6 +48,52 @@ test('a PNG shows the error panel', async ({ page }) => {
   await expect(page.getByRole('heading', { name: 'Drop a Caffe model here' })).toBeVisible();
 });
 
+/** The app's output folders in the origin-private file system: folder → [file name, size]. */
+async function opfsOutputs(page: import('@playwright/test').Page): Promise<Record<string, [string, number][]>> {
+  return page.evaluate(async () => {
+    const out: Record<string, [string, number][]> = {};
+    const root = await navigator.storage.getDirectory();
+    let dir: FileSystemDirectoryHandle;
+    try {
+      dir = await root.getDirectoryHandle('caffe-fold-outputs');
+    } catch {
+      return out;
+    }
+    const it = dir as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> };
+    for await (const [name, h] of it.entries()) {
+      out[name] = [];
+      if (h.kind !== 'directory') continue;
+      const files = h as unknown as { entries(): AsyncIterable<[string, FileSystemFileHandle]> };
+      for await (const [f, fh] of files.entries()) out[name].push([f, (await fh.getFile()).size]);
+    }
+    return out;
+  });
+}
+
+test('the folded caffemodel is written to disk (OPFS), not copied in memory; closed workers leave nothing behind', async ({ page }) => {
+  const cli = cliFold(join(ROOT, 'public', 'sample', 'sample.prototxt'), join(ROOT, 'public', 'sample', 'sample.caffemodel'), 'sample');
+  await page.goto('/');
+  await page.getByRole('button', { name: 'Try a sample model' }).click();
+  await page.getByRole('button', { name: 'Fold 7 chains' }).click();
+  await expect(page.getByTestId('fold-done')).toBeVisible();
+  const first = await opfsOutputs(page);
+  expect(Object.keys(first)).toHaveLength(1);
+  const [[folder, files]] = Object.entries(first);
+  expect(files).toEqual([['sample_inference.caffemodel', readFileSync(cli.caffemodel).length]]);
+  const model = await downloadBytes(page, 'Download sample_inference.caffemodel');
+  expect(model.bytes.equals(readFileSync(cli.caffemodel))).toBe(true);
+
+  // Folding again replaces the file; closing stops the worker, and the next one deletes its folder.
+  await page.getByRole('button', { name: 'Close the model' }).click();
+  await page.getByRole('button', { name: 'Try a sample model' }).click();
+  await page.getByRole('button', { name: 'Fold 7 chains' }).click();
+  await expect(page.getByTestId('fold-done')).toBeVisible();
+  const second = await opfsOutputs(page);
+  expect(Object.keys(second)).toHaveLength(1);
+  expect(Object.keys(second)[0]).not.toBe(folder);
+  expect((await downloadBytes(page, 'Download sample_inference.caffemodel')).bytes.equals(readFileSync(cli.caffemodel))).toBe(true);
+});
+
 test.describe('ResNet-50 pair', () => {
   test.skip(SHARED_MISSING, SHARED_SKIP_MESSAGE);
 

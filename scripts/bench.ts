@@ -134,19 +134,19 @@ async function main() {
     for (const r of br) {
       console.log(`\n## ${r.name} in Chromium: ${(r.size / 1e6).toFixed(0)} MB`);
       console.log(`floor (read the File + one copy, in a page): ${r.floor.toFixed(0)} ms`);
-      const apart: Record<string, string> = { shapes: 'the graph', layout: 'the graph', blob: "the download's Blob, as Node's disk write" };
+      const apart: Record<string, string> = { shapes: 'the graph', layout: 'the graph', output: "writing the download file, as Node's disk write" };
       for (const [k, v] of Object.entries(r.phases)) console.log(`  ${k.padEnd(8)} ${v.toFixed(0).padStart(6)} ms  ${(v / r.floor).toFixed(2)}× floor${apart[k] ? `  (not in the total: ${apart[k]})` : ''}`);
       console.log(`  total    ${r.total.toFixed(0).padStart(6)} ms  ${(r.total / r.floor).toFixed(2)}× floor`);
-      console.log(`  total with the Blob ${(r.total + (r.phases.blob ?? 0)).toFixed(0)} ms  ${((r.total + (r.phases.blob ?? 0)) / r.floor).toFixed(2)}× floor`);
+      console.log(`  total with the output ${(r.total + (r.phases.output ?? 0)).toFixed(0)} ms  ${((r.total + (r.phases.output ?? 0)) / r.floor).toFixed(2)}× floor`);
       console.log(`as the user sees it: files chosen → graph drawn ${r.load} ms; Fold → folded graph ${r.fold} ms`);
-      console.log(`browser process (holds the download Blob): peak ${mb(r.browserPeak)}, ${mb(r.browserPeak - r.browserIdle)} above its idle ${mb(r.browserIdle)} (${((r.browserPeak - r.browserIdle) / r.size).toFixed(2)}× the file)`);
+      console.log(`browser process (would hold a Blob's bytes): peak ${mb(r.browserPeak)}, ${mb(r.browserPeak - r.browserIdle)} above its idle ${mb(r.browserIdle)} (${((r.browserPeak - r.browserIdle) / r.size).toFixed(2)}× the file)`);
       console.log(`peak RSS of the page's renderer ${mb(r.peakRss)} (${(r.peakRss / r.size).toFixed(2)}× the file); above the idle page (${mb(r.idleRss)}): ${mb(r.peakRss - r.idleRss)} (${((r.peakRss - r.idleRss) / r.size).toFixed(2)}×)`);
     }
     console.log('\n### Chromium (the built app; phases measured in its worker)');
-    console.log('| model | size | floor | total (read…write) | total / floor | with the Blob / floor | drop → graph | Fold → folded graph | peak renderer RSS / size | (above the idle page) / size |');
+    console.log('| model | size | floor | total (read…write) | total / floor | with the output / floor | drop → graph | Fold → folded graph | peak renderer RSS / size | (above the idle page) / size |');
     console.log('|---|---|---|---|---|---|---|---|---|---|');
     for (const r of br) {
-      const withBlob = (r.total + (r.phases.blob ?? 0)) / r.floor;
+      const withBlob = (r.total + (r.phases.output ?? 0)) / r.floor;
       console.log(`| ${r.name} | ${(r.size / 1e6).toFixed(0)} MB | ${r.floor.toFixed(0)} ms | ${r.total.toFixed(0)} ms | ${(r.total / r.floor).toFixed(2)}× | ${withBlob.toFixed(2)}× | ${r.load} ms | ${r.fold} ms | ${(r.peakRss / r.size).toFixed(2)}× | ${((r.peakRss - r.idleRss) / r.size).toFixed(2)}× |`);
     }
   } catch (e) {

@@ -7,6 +7,7 @@ import type { FoldOptions, FoldPhase } from '../core/fold/types';
 import { blobFloats } from '../core/fold/blobs';
 import { attempt } from './errors';
 import { PhaseTimer } from './timing';
+import { makeOutput } from './output';
 import { buildGraph } from './graph';
 import { layoutGraph } from './layout';
 import { layerParams } from './params';
@@ -151,11 +152,11 @@ export const api = {
 
   /**
    * Fold the loaded model; phases are reported through the (comlink-proxied) callback. The weights are folded in
-   * place and the caffemodel is made into a Blob here, off the main thread (building a Blob copies the chunks,
-   * views of the input, into the browser's blob storage).
+   * place and the folded caffemodel is written here, off the main thread, to a file in the origin-private file
+   * system (or, without one, into a Blob): see output.ts.
    */
   async fold(opts: FoldOptions, onPhase?: PhaseCallback): Promise<Result<FoldSummary>> {
-    return attempt(() => {
+    return attempt(async () => {
       const l = needLoaded();
       state.folded = undefined;
       state.after = undefined;
@@ -182,8 +183,9 @@ export const api = {
       });
       timer.end('write');
       const size = result.caffemodel.chunks.reduce((s, c) => s + c.byteLength, 0);
-      const blob = new Blob(result.caffemodel.chunks as BlobPart[], { type: 'application/octet-stream' });
-      timer.end('blob');
+      const output = await makeOutput(result.caffemodel.name, result.caffemodel.chunks);
+      const blob = output.file; // a File in OPFS, or a Blob
+      timer.end('output');
       state.folded = { prototxt: result.prototxt, report: result.report, caffemodel: { name: result.caffemodel.name, blob } };
       // The original weights are gone from these bytes: the next call that needs the model reloads it from the
       // Files (hasModel() says false), which keeps this folded result.
@@ -193,6 +195,7 @@ export const api = {
         outputNames: { prototxt: result.prototxt.name, caffemodel: result.caffemodel.name },
         sizes: { prototxt: new TextEncoder().encode(result.prototxt.text).byteLength, caffemodel: size },
         timings: timer.timings,
+        outputStorage: output.kind,
       };
     });
   },

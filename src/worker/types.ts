@@ -29,9 +29,9 @@ export interface FileIn {
 /**
  * Milliseconds per phase, measured in the worker (also recorded as User Timing measures named `caffe-fold <phase>`,
  * visible in the browser's performance panel): read the files, parse them, analyse, infer shapes, and for a fold
- * fold, verify, write (the chunks) and blob (the downloadable file made from them).
+ * fold, verify, write (the chunks) and output (the downloadable file made from them: written to OPFS, or a Blob).
  */
-export type Timings = Partial<Record<'read' | 'parse' | 'analyse' | 'shapes' | 'layout' | 'fold' | 'verify' | 'write' | 'blob', number>>;
+export type Timings = Partial<Record<'read' | 'parse' | 'analyse' | 'shapes' | 'layout' | 'fold' | 'verify' | 'write' | 'output', number>>;
 
 export type GraphSide = 'before' | 'after';
 
@@ -195,6 +195,8 @@ export interface FoldSummary {
   outputNames: { prototxt: string; caffemodel?: string };
   sizes: { prototxt: number; caffemodel?: number };
   timings: Timings;
+  /** Where the folded caffemodel was put: a file in the origin-private file system, or a Blob in memory. */
+  outputStorage: 'opfs' | 'blob';
 }
 
 /** The folded files as Blobs made in the worker (a Blob crosses by reference; making one can block the thread). */
