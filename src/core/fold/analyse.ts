@@ -171,8 +171,16 @@ export function analyse(net: Net, opts: AnalyseOptions = {}): Analysis {
       if (w.blobs.length !== wantBlobs) {
         return { code: 'blobs-shape', reason: `${p.type} "${p.name}" has ${w.blobs.length} blobs in the caffemodel but bias_term says ${wantBlobs}` };
       }
+      const W = w.blobs[0];
+      const declared = W.shape.reduce((a, d) => a * d, 1);
+      if (W.shape.length && declared !== W.count) {
+        return { code: 'blobs-shape', reason: `the weights of ${p.type} "${p.name}" declare the shape [${W.shape.join(', ')}] (${declared} values) but hold ${W.count}: the caffemodel is damaged` };
+      }
+      if (p.type !== 'InnerProduct' && W.shape.length < 2) {
+        return { code: 'blobs-shape', reason: `the weights of ${p.type} "${p.name}" have ${W.shape.length ? `the shape [${W.shape.join(', ')}]` : 'no shape'}; a convolution's are [out, in, kernel…]` };
+      }
       const C = producerOutChannels(p, w);
-      if (C === undefined) return { code: 'blobs-shape', reason: `the weights of ${p.type} "${p.name}" do not match its num_output/group` };
+      if (C === undefined || C <= 0) return { code: 'blobs-shape', reason: `the weights of ${p.type} "${p.name}" do not match its num_output/group` };
       if (channels !== undefined && C !== channels) {
         return { code: 'blobs-shape', reason: `${p.type} "${p.name}" has ${C} output channels but "${reader.name}" has ${channels}` };
       }

@@ -407,6 +407,11 @@ describe('refusals', () => {
     expect(refusalOf(missing, 'b').refusal?.code).toBe('blobs-missing');
     const wrong: TestNet = { input: input(3), layers: [conv('c', 'data', 'c', 3, 4), bn('b', 'c', 'c', 5)] };
     expect(refusalOf(wrong, 'b').refusal).toMatchObject({ code: 'blobs-shape' });
+    // A weight blob whose dims disagree with its values (found by the fuzzer: dims [4, 0, 3, 3], 108 values).
+    const damaged: TestNet = { input: input(3), layers: [{ ...conv('c', 'data', 'c', 3, 4), blobs: [blob([4, 0, 3, 3], randn(108, 0.5))] }, bn('b', 'c', 'c', 4)] };
+    expect(refusalOf(damaged, 'b').refusal).toMatchObject({ code: 'blobs-shape', reason: expect.stringContaining('declare the shape [4, 0, 3, 3] (0 values) but hold 108') });
+    const flat: TestNet = { input: input(1), layers: [{ ...conv('c', 'data', 'c', 1, 4, { k: 1 }), blobs: [blob([4])] }, bn('b', 'c', 'c', 4)] };
+    expect(refusalOf(flat, 'b').refusal).toMatchObject({ code: 'blobs-shape', reason: expect.stringContaining('have the shape [4]') });
   });
 
   it('NaN or negative variance: refused with a warning', () => {
