@@ -17,7 +17,8 @@ import { CORPUS } from './oracle';
 
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2500);
-console.log(`[fuzz] seed ${SEED}, ${RUNS} cases per property (replay with FUZZ_SEED=${SEED})`);
+// Property k runs with seed SEED + k: a failure report's own `seed` is that, not the one to replay with.
+console.log(`[fuzz] seed ${SEED}, ${RUNS} cases per property (replay with FUZZ_SEED=${SEED}; fast-check reports SEED + 0…3 per property)`);
 
 const enc = new TextEncoder();
 
