@@ -32,7 +32,6 @@ export function deconvOutSize(inSize: number, k: number, s: number, p: number, d
   return s * (inSize - 1) + (d * (k - 1) + 1) - 2 * p;
 }
 
-/** Caffe Convolution: weights [C_out, C_in/group, kh, kw]. */
 /**
  * Weights given row by row (a row: one output channel of a Convolution or of an InnerProduct, one input channel of
  * a Deconvolution, one input of a transposed InnerProduct). A source may hand out the same scratch array for every
@@ -57,6 +56,7 @@ function rowsOf(w: Weights, length: number): (r: number) => ArrayLike<number> {
   return (r) => Array.prototype.slice.call(a, r * length, (r + 1) * length) as number[];
 }
 
+/** Caffe Convolution: weights [C_out, C_in/group, kh, kw]. */
 export function convForward(x: Tensor3, w: Weights, bias: ArrayLike<number> | undefined, g: ConvGeometry): Tensor3 {
   const ho = convOutSize(x.h, g.kh, g.sh, g.ph, g.dh);
   const wo = convOutSize(x.w, g.kw, g.sw, g.pw, g.dw);
