@@ -159,6 +159,32 @@ export function layoutGraph(model: GraphModel): GraphLayout {
   for (const v of all) v.x += shift;
 
   const nodes = vs.map((v) => ({ ...v.node!, x: v.x - v.w / 2, y: top[v.rank] }));
+  // Several edges at one side of a node leave (or arrive) spread along it, in the order of their other ends:
+  // each node's edges are sorted once, and every edge's two ports looked up.
+  const ports = new Map<string, number>();
+  for (const dir of ['out', 'in'] as const) {
+    const byNode = new Map<string, { id: string; other: number }[]>();
+    for (const e of model.edges) {
+      const p = paths.get(e.id);
+      if (!p) continue;
+      const node = dir === 'out' ? e.source : e.target;
+      const other = (dir === 'out' ? p[1] ?? p[0] : p[p.length - 2] ?? p[0]).x;
+      let list = byNode.get(node);
+      if (!list) byNode.set(node, (list = []));
+      list.push({ id: e.id, other });
+    }
+    for (const [node, list] of byNode) {
+      const v = byId.get(node)!;
+      if (list.length < 2) {
+        ports.set(`${dir}:${list[0].id}`, v.x);
+        continue;
+      }
+      list.sort((a, b) => a.other - b.other);
+      const span = Math.min(v.w * 0.6, 28 * (list.length - 1));
+      list.forEach((e, i) => ports.set(`${dir}:${e.id}`, v.x - span / 2 + (span * i) / (list.length - 1)));
+    }
+  }
+
   // A blob read by several layers is labelled once, on its first edge.
   const labelled = new Set<string>();
   const edges = model.edges.map((e) => {
@@ -168,26 +194,14 @@ export function layoutGraph(model: GraphModel): GraphLayout {
     labelled.add(key);
     if (!path) return { ...e, label, points: [] as Point[] };
     const [s, t] = [path[0], path[path.length - 1]];
-    const points: Point[] = [{ x: portX(s, e.id, 'out'), y: top[s.rank] + s.h }];
+    const points: Point[] = [{ x: ports.get(`out:${e.id}`)!, y: top[s.rank] + s.h }];
     for (const d of path.slice(1, -1)) points.push({ x: d.x, y: top[d.rank] }, { x: d.x, y: top[d.rank] + height[d.rank] });
-    points.push({ x: portX(t, e.id, 'in'), y: top[t.rank] });
+    points.push({ x: ports.get(`in:${e.id}`)!, y: top[t.rank] });
     const route = orthogonal(points);
     return { ...e, label, points: route, labelPos: { x: route[0].x, y: route[0].y + RANK_GAP / 2 } };
   });
 
-  function portX(v: V, edgeId: string, dir: 'in' | 'out'): number {
-    // Several edges at one side of a node leave (or arrive) spread along it, in the order of their other ends.
-    const mine = model.edges.filter((e) => (dir === 'out' ? e.source : e.target) === v.id);
-    if (mine.length < 2) return v.x;
-    const other = (e: (typeof mine)[number]) => {
-      const p = paths.get(e.id);
-      return p ? (dir === 'out' ? p[1] ?? p[0] : p[p.length - 2] ?? p[0]).x : 0;
-    };
-    const sorted = [...mine].sort((a, b) => other(a) - other(b));
-    const i = sorted.findIndex((e) => e.id === edgeId);
-    const span = Math.min(v.w * 0.6, 28 * (mine.length - 1));
-    return v.x - span / 2 + (span * i) / (mine.length - 1);
-  }
+
 
   const byNode = new Map(nodes.map((n) => [n.id, n]));
   const members = new Map<string, Set<string>>();
