@@ -95,13 +95,13 @@ export const api = {
 
   /** The laid-out graph of the loaded model ('before') or of the folded one ('after'). */
   async layout(side: GraphSide): Promise<Result<GraphLayout>> {
-    return attempt(async () => {
+    return attempt(() => {
       const cached = state.layouts[side];
       if (cached) return cached;
       const timer = new PhaseTimer();
       const l = loadedFor(side);
       const model = buildGraph(l.net, side === 'before' ? l.analysis : undefined, l.shapes, side);
-      const layout = await layoutGraph(model);
+      const layout = layoutGraph(model);
       timer.end('layout');
       state.layouts[side] = layout;
       return layout;
