@@ -81,18 +81,17 @@ export function scaledRows(b: BlobInfo, rowLength: number, scaleRow: RowScaler):
 export type RowScaler = (r: number, src: ArrayLike<number>, dst: Float32Array | Float64Array) => void;
 
 /**
- * Fold a float32/float64 blob where it is stored: each row read (through a scratch row when unaligned), scaled
- * by the same RowScaler the proof used, and its bytes written back over the original ones.
+ * Fold a float32/float64 blob where it is stored: the rows the proof read (scaledRows, the same RowScaler), each
+ * written back over the original bytes.
  */
 export function scaleInPlace(b: BlobInfo, rowLength: number, scaleRow: RowScaler): void {
   const raw = b.raw;
   if (!raw || b.dtype === 'float16') throw new Error('scaleInPlace: only a packed float32/float64 blob can be folded in place');
   if (!(rowLength > 0)) return; // nothing stored (a blob of no values); never loop on empty rows
-  const src = blobRows(b, rowLength);
-  const out = b.dtype === 'float64' ? new Float64Array(rowLength) : new Float32Array(rowLength);
-  const outBytes = new Uint8Array(out.buffer);
-  for (let r = 0, at = 0; at < raw.byteLength; r++, at += outBytes.byteLength) {
-    scaleRow(r, src.row(r), out);
-    raw.set(outBytes, at);
+  const folded = scaledRows(b, rowLength, scaleRow);
+  const rowBytes = rowLength * (b.dtype === 'float64' ? 8 : 4);
+  for (let r = 0, at = 0; at < raw.byteLength; r++, at += rowBytes) {
+    const row = folded.row(r) as Float32Array | Float64Array;
+    raw.set(new Uint8Array(row.buffer, row.byteOffset, rowBytes), at);
   }
 }
