@@ -110,6 +110,16 @@ function asPlain(e: unknown): PlainError {
   return fail(`Something went wrong: ${m}`, 'Reload the page and try again; if it happens again, please report it.', 'internal');
 }
 
+/** What belongs to the model on screen and starts over with another one: the view, the fold and its choices. */
+const freshModelView = (): Pick<AppState, 'selection' | 'details' | 'side' | 'result' | 'job' | 'skip'> => ({
+  selection: undefined,
+  details: undefined,
+  side: 'before',
+  result: undefined,
+  job: IDLE_JOB,
+  skip: {},
+});
+
 export const skipKeyOf = (skip: Record<string, true>) => Object.keys(skip).sort().join('\n');
 
 /** Send the kept File objects to the worker (again, after a cancel). */
@@ -172,19 +182,7 @@ const createModelSlice: Slice<ModelSlice> = (set, get) => ({
       set({ loadStep: 'Laying out the graph' });
       const layout = unwrap(await call((w) => w.layout('before')));
       if (seq !== loadSeq) return;
-      set({
-        files,
-        summary,
-        layouts: { before: layout },
-        loadStatus: 'ready',
-        loadStep: undefined,
-        selection: undefined,
-        details: undefined,
-        side: 'before',
-        result: undefined,
-        job: IDLE_JOB,
-        skip: {},
-      });
+      set({ ...freshModelView(), files, summary, layouts: { before: layout }, loadStatus: 'ready', loadStep: undefined });
     } catch (e) {
       if (seq !== loadSeq || e instanceof Cancelled) return;
       const error = asPlain(e);
@@ -209,7 +207,7 @@ const createModelSlice: Slice<ModelSlice> = (set, get) => ({
   closeModel() {
     loadSeq++;
     terminateWorker();
-    set({ files: {}, loadStatus: 'empty', summary: undefined, layouts: {}, selection: undefined, details: undefined, result: undefined, job: IDLE_JOB, skip: {}, side: 'before', error: undefined, notice: undefined });
+    set({ ...freshModelView(), files: {}, loadStatus: 'empty', summary: undefined, layouts: {}, error: undefined, notice: undefined });
   },
 });
 
