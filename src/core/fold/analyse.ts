@@ -7,6 +7,7 @@ import type { BlobInfo, ModelLayer } from '../caffemodel';
 import { bool, message, messages, num, str } from '../prototxt';
 import type { Analysis, Chain, ChainPattern, Refusal, RefusalCode, Warning } from './types';
 import { blobFloats } from './blobs';
+import { checkWiring, rewire, valueModel, type Placement } from './wiring';
 
 export const PRODUCER_TYPES: ReadonlySet<string> = new Set([
   'Convolution',
@@ -60,10 +61,14 @@ export function producerInfo(layer: NetLayer): ProducerInfo {
   };
 }
 
-/** BatchNorm parameters as Caffe reads them in the TEST phase. */
-export function bnParams(layer: NetLayer): { eps: number; useGlobalStats: boolean | undefined } {
+/**
+ * BatchNorm parameters as Caffe reads them: `use_global_stats` defaults to true in the TEST phase and to false in
+ * TRAIN (batch_norm_layer.cpp), the phase being the layer's own or the net's.
+ */
+export function bnParams(layer: NetLayer): { eps: number; useGlobalStats: boolean; explicit: boolean } {
   const p = message(layer.msg, 'batch_norm_param');
-  return { eps: (p && num(p, 'eps')) ?? 1e-5, useGlobalStats: p ? bool(p, 'use_global_stats') : undefined };
+  const set = p ? bool(p, 'use_global_stats') : undefined;
+  return { eps: (p && num(p, 'eps')) ?? 1e-5, useGlobalStats: set ?? layer.phase === 'TEST', explicit: set !== undefined };
 }
 
 export function scaleParams(layer: NetLayer): { axis: number; numAxes: number; biasTerm: boolean } {
@@ -191,9 +196,15 @@ export function analyse(net: Net, opts: AnalyseOptions = {}): Analysis {
 
   for (const bn of net.layers) {
     if (bn.type !== 'BatchNorm') continue;
-    const { eps, useGlobalStats } = bnParams(bn);
-    if (useGlobalStats === false) {
-      refuse(bn, 'bn-batch-stats', 'use_global_stats: false — it normalises with the statistics of each batch at inference, so no fixed per-channel factor can replace it');
+    const { eps, useGlobalStats, explicit } = bnParams(bn);
+    if (!useGlobalStats) {
+      refuse(
+        bn,
+        'bn-batch-stats',
+        explicit
+          ? 'use_global_stats: false — it normalises with the statistics of each batch at inference, so no fixed per-channel factor can replace it'
+          : `it runs in the TRAIN phase (${bn.phase === net.phase ? 'the net\'s state { phase: TRAIN }' : 'its own phase: TRAIN'}) with use_global_stats unset, so Caffe normalises with the statistics of each batch and no fixed per-channel factor can replace it`,
+      );
       continue;
     }
     if (bn.bottoms.length !== 1 || bn.tops.length !== 1) {
@@ -260,7 +271,49 @@ export function analyse(net: Net, opts: AnalyseOptions = {}): Analysis {
 
   const order = new Map(net.layers.map((l) => [l.name, l.index]));
   chains.sort((a, b) => (order.get(a.layers[0]) ?? 0) - (order.get(b.layers[0]) ?? 0));
-  return { chains, refusals, warnings };
+  const placed = placeChains(net, chains.filter((c) => !ambiguousName(net, c, refusals)), refusals);
+  return { chains: placed.map((p) => p.chain), refusals, warnings };
+}
+
+/** The refusal of a whole chain, filed under its BatchNorm (or its Scale). */
+export function chainRefusal(c: Chain, code: RefusalCode, reason: string): Refusal {
+  return { layer: c.bn ?? c.scale ?? c.id, type: c.bn ? 'BatchNorm' : 'Scale', code, reason };
+}
+
+/**
+ * Caffe pairs weights with layers by name, and the fold edits layers by name: a chain whose layers' names are
+ * not unique in the net cannot be rewritten without guessing which layer is meant.
+ */
+function ambiguousName(net: Net, c: Chain, refusals: Refusal[]): boolean {
+  const name = c.layers.find((n) => !n || net.layers.filter((l) => l.name === n).length > 1);
+  if (name === undefined) return false;
+  refusals.push(chainRefusal(c, 'layer-name-ambiguous', name ? `the net has more than one layer named "${name}": weights are matched to layers by name, so which one folds is ambiguous` : 'a layer of the chain has no name: weights are matched to layers by name'));
+  return true;
+}
+
+/**
+ * Place each chain's surviving layer so that the folded net wires the same values as the original (see
+ * wiring.ts), chain by chain in file order, each checked together with those placed before it. A producer stays
+ * where it is. A BatchNorm+Scale merged into one Scale stays at the Scale's position when it still sees there
+ * the value the BatchNorm read, else it takes the BatchNorm's position. A chain that fits nowhere is refused.
+ */
+export function placeChains(net: Net, chains: Chain[], refusals: Refusal[]): Placement[] {
+  const model = valueModel(net);
+  const placed: Placement[] = [];
+  for (const chain of chains) {
+    const spots = chain.pattern === 'bn-scale' ? [chain.target, chain.bn!] : [chain.target];
+    let problem: ReturnType<typeof checkWiring>;
+    for (const at of spots) {
+      const trial = [...placed, { chain: { ...chain, moveTo: at === chain.target ? undefined : at }, at }];
+      problem = checkWiring(model, trial, rewire(net, trial), model.inputs);
+      if (!problem) {
+        placed.push(trial[trial.length - 1]);
+        break;
+      }
+    }
+    if (problem) refusals.push(chainRefusal(chain, 'rewire-conflict', `folding it would change what the net computes: ${problem.message}`));
+  }
+  return placed;
 }
 
 /** Output channels of a producer from its blobs (and num_output/group), or undefined when they disagree. */

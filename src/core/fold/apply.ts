@@ -4,10 +4,13 @@
  */
 import type { Net, NetLayer } from '../net';
 import { writeCaffemodel, type BlobInfo, type CaffeModel, type LayerEdit, type ModelLayer, type NewBlob } from '../caffemodel';
-import { PrototxtEditor, fields, message, nums, quote } from '../prototxt';
+import { PrototxtEditor, fields, message, nums, parsePrototxt, quote } from '../prototxt';
 import { bnAffine, bnStats, foldBias, rowScaler, scaleAffine, scaleWeights, type Affine, type WeightLayout } from './math';
 import { blobCopy, blobFloats, blobRows, fromDType, scaledRows, scaleInPlace, toDType } from './blobs';
-import { bnParams, producerInfo, producerOutChannels, producerParamName, scaleParams } from './analyse';
+import { bnParams, chainRefusal, placeChains, producerInfo, producerOutChannels, producerParamName, scaleParams } from './analyse';
+import { checkWiring, valueModel, wiringOf, type Placement } from './wiring';
+import { buildNet } from '../net';
+import { CaffeFoldError } from '../errors';
 import {
   batchNormForward,
   compare,
@@ -20,7 +23,7 @@ import {
   type Tensor3,
   type Weights,
 } from './reference';
-import type { Analysis, Chain, ChainProof, ChainStats, FoldOptions, FoldPhase, FoldReport, Refusal } from './types';
+import type { Analysis, Chain, ChainProof, ChainStats, FoldOptions, FoldPhase, FoldReport, Refusal, StructureProof } from './types';
 
 /** Relative error above which a fold is refused: the issue's 1e-5, widened for fp16 storage (its own round-off is ~5e-4). */
 export function toleranceFor(dtype: BlobInfo['dtype'], requested = 1e-5): number {
@@ -67,7 +70,7 @@ export function foldNet(input: FoldInput, opts: FoldOptions = {}, onPhase: Progr
   const refusals: Refusal[] = [...analysis.refusals];
   const todo = analysis.chains.filter((c) => {
     if (!isSkipped(c, skip)) return true;
-    refusals.push({ layer: c.bn ?? c.scale ?? c.id, type: c.bn ? 'BatchNorm' : 'Scale', code: 'skipped', reason: `left as it is on request (chain ${c.label} at "${c.id}")` });
+    refusals.push(chainRefusal(c, 'skipped', `left as it is on request (chain ${c.label} at "${c.id}")`));
     return false;
   });
 
@@ -78,36 +81,51 @@ export function foldNet(input: FoldInput, opts: FoldOptions = {}, onPhase: Progr
   });
   onPhase('fold', todo.length, todo.length);
 
-  const accepted: (Planned & { proof: ChainProof })[] = [];
+  const proven: (Planned & { proof: ChainProof })[] = [];
   planned.forEach((p, i) => {
     onPhase('verify', i, planned.length);
     const tol = toleranceFor(p.dtype, opts.tolerance ?? 1e-5);
     const proof = p.prove();
     if (!(proof.maxRelError <= tol)) {
-      refusals.push({
-        layer: p.chain.bn ?? p.chain.scale ?? p.chain.id,
-        type: p.chain.bn ? 'BatchNorm' : 'Scale',
-        code: 'proof-failed',
-        reason: `the folded layer differs from the original chain by ${proof.maxRelError.toExponential(2)} (relative), above ${tol}`,
-      });
-    } else accepted.push({ ...p, proof });
+      refusals.push(chainRefusal(p.chain, 'proof-failed', `the folded layer differs from the original chain by ${proof.maxRelError.toExponential(2)} (relative), above ${tol}`));
+    } else proven.push({ ...p, proof });
   });
   onPhase('verify', planned.length, planned.length);
 
   onPhase('write', 0, 1);
+  // The chains left may wire differently from the set the analysis placed (some were skipped or failed their
+  // proof): place them again, together.
+  const placements = placeChains(net, proven.map((p) => p.chain), refusals);
+  const placedIds = new Set(placements.map((p) => p.chain.id));
+  const accepted = proven.filter((p) => placedIds.has(p.chain.id)).map((p, i) => ({ ...p, chain: placements[i].chain }));
+  const { text, edits, removedLayers } = rewriteFiles(net, weights, accepted);
+  const structure = proveStructure(net, text, placements);
+  for (const p of accepted) p.commit?.();
+  const chunks = writeCaffemodel(model, edits);
+  onPhase('write', 1, 1);
+
+  const before = net.layers.length + net.excluded.length;
+  return {
+    text,
+    chunks,
+    report: {
+      chains: accepted.map((p) => ({ ...p.chain, proof: p.proof, stats: p.stats })),
+      refusals,
+      warnings: analysis.warnings,
+      layers: { before, after: before - removedLayers.length },
+      removedLayers,
+      structure,
+    },
+  };
+}
+
+/** The folded prototxt text and the caffemodel edits for the accepted chains. */
+function rewriteFiles(net: Net, weights: Map<string, ModelLayer>, accepted: Planned[]): { text: string; edits: Map<number, LayerEdit | null>; removedLayers: string[] } {
   const editor = new PrototxtEditor(net.doc);
   const edits = new Map<number, LayerEdit | null>();
   const removedLayers: string[] = [];
   for (const p of accepted) {
-    p.commit?.();
     const { chain, target } = p;
-    for (const name of chain.removed) {
-      const l = net.byName.get(name)!;
-      editor.remove(l.field);
-      removedLayers.push(name);
-      const w = weights.get(name);
-      if (w) edits.set(w.index, null);
-    }
     const edit: LayerEdit = { blobs: p.blobs };
     if (chain.pattern === 'bn-scale') {
       // The surviving Scale reads what the BatchNorm read, and now has a bias.
@@ -133,24 +151,50 @@ export function foldNet(input: FoldInput, opts: FoldOptions = {}, onPhase: Progr
         edit.setVarint = [{ paramField: target.type === 'InnerProduct' ? 117 : 106, subField: 2, value: 1 }];
       }
     }
+    const moveTo = chain.moveTo ? net.byName.get(chain.moveTo)! : undefined;
+    if (moveTo) {
+      // The surviving layer, edited, takes the place of the layer it moves to; its old place is removed.
+      editor.replace(moveTo.field, editor.render(target.field));
+      editor.remove(target.field);
+    }
+    for (const name of chain.removed) {
+      const l = net.byName.get(name)!;
+      if (l !== moveTo) editor.remove(l.field);
+      removedLayers.push(name);
+      const w = weights.get(name);
+      if (w) edits.set(w.index, null);
+    }
     edits.set(weights.get(target.name)!.index, edit);
   }
-  const text = editor.toString();
-  const chunks = writeCaffemodel(model, edits);
-  onPhase('write', 1, 1);
+  return { text: editor.toString(), edits, removedLayers };
+}
 
-  const before = net.layers.length + net.excluded.length;
-  return {
-    text,
-    chunks,
-    report: {
-      chains: accepted.map((p) => ({ ...p.chain, proof: p.proof, stats: p.stats })),
-      refusals,
-      warnings: analysis.warnings,
-      layers: { before, after: before - removedLayers.length },
-      removedLayers,
-    },
+/**
+ * The structural proof of the written text: parse it back, build the net as Caffe would, and check that it wires
+ * the same values as the original (wiring.ts). Any difference refuses the whole fold: nothing is written.
+ */
+function proveStructure(net: Net, text: string, placements: Placement[]): StructureProof {
+  const fail = (layer: string, blob: string, what: string): never => {
+    throw new CaffeFoldError(
+      'fold-structure',
+      `the folded network would not compute what the original computes: ${what} (blob "${blob}")`,
+      { kind: 'layer', file: net.doc.file, layer },
+      'nothing was written; this is a bug in caffe-fold — please report it with the .prototxt, and fold with --skip for the chains around this layer meanwhile',
+    );
   };
+  let folded: Net;
+  try {
+    folded = buildNet(parsePrototxt(text, net.doc.file));
+  } catch (e) {
+    return fail('(whole net)', '', `the folded text does not read back as a network (${(e as Error).message})`);
+  }
+  const model = valueModel(net);
+  const wiring = wiringOf(net, folded, placements);
+  if (!Array.isArray(wiring)) return fail(wiring.layer, wiring.blob, wiring.message);
+  const problem = checkWiring(model, placements, wiring, folded.inputs.map((i) => i.name));
+  if (problem) return fail(problem.layer, problem.blob, problem.message);
+  const blobs = folded.layers.reduce((n, l) => n + l.bottoms.length + l.tops.length, 0);
+  return { passed: true, layers: folded.layers.length, reads: blobs, outputs: [...model.outputs.keys()] };
 }
 
 /** The per-channel map y = alpha·x + shift of the chain's BatchNorm/Scale part, and facts about it. */

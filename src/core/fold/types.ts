@@ -27,6 +27,11 @@ export interface Chain {
   removed: string[];
   /** The blob name downstream layers read after the chain; the surviving layer writes it. */
   outputTop: string;
+  /**
+   * Set when the surviving layer moves to this layer's position in the file (a BN+Scale→Scale merge moves to the
+   * BatchNorm's place when a layer between them overwrites the blob the BatchNorm read).
+   */
+  moveTo?: string;
 }
 
 export type RefusalCode =
@@ -40,7 +45,10 @@ export type RefusalCode =
   | 'blobs-missing'
   | 'blobs-shape'
   | 'bad-statistics'
+  | 'layer-name-ambiguous'
+  | 'rewire-conflict'
   | 'proof-failed'
+  | 'structure-failed'
   | 'skipped';
 
 export interface Refusal {
@@ -100,10 +108,21 @@ export interface FoldOptions {
   inPlace?: boolean;
 }
 
+/** The structural proof of the folded text (wiring.ts): it passed, over this many layers and reads. */
+export interface StructureProof {
+  passed: true;
+  layers: number;
+  /** Bottoms and tops checked. */
+  reads: number;
+  /** The net outputs, each the same value in both nets. */
+  outputs: string[];
+}
+
 export interface FoldReport {
   chains: (Chain & { proof: ChainProof; stats: ChainStats })[];
   refusals: Refusal[];
   warnings: Warning[];
   layers: { before: number; after: number };
   removedLayers: string[];
+  structure: StructureProof;
 }

@@ -40,6 +40,8 @@ export interface NetLayer {
   topRefs: BlobRef[];
   /** A top has the same name as a bottom. */
   inPlace: boolean;
+  /** The phase the layer runs in: its own `phase` field, else the net's (Caffe's Net::Init). */
+  phase: 'TEST' | 'TRAIN';
   field: PtField;
   msg: PtMessage;
 }
@@ -60,6 +62,8 @@ export interface ExcludedLayer {
 export interface Net {
   doc: PtDocument;
   name?: string;
+  /** The phase the net is built for: the file's `state { phase }`, TEST when it has none. */
+  phase: 'TEST' | 'TRAIN';
   /** Which list the file uses: V2 `layer` or V1 `layers`. */
   format: 'layer' | 'layers';
   /** Net-level inputs (legacy `input:` with `input_dim`/`input_shape`). Input layers are ordinary layers. */
@@ -110,9 +114,11 @@ function ruleText(rule: PtMessage): string {
   return parts.join(', ') || 'empty rule';
 }
 
-/** Returns why the layer is excluded in this state, or undefined when it is included. */
+/**
+ * Returns why the layer is excluded in this state, or undefined when it is included. Only include/exclude rules
+ * filter (Caffe's FilterNet); a layer's own `phase` field sets the phase it runs in, not whether it is there.
+ */
 export function exclusionReason(layer: PtMessage, state: Required<NetState>): string | undefined {
-  const legacyPhase = str(layer, 'phase');
   const include = messages(layer, 'include');
   const exclude = messages(layer, 'exclude');
   if (include.length > 0) {
@@ -120,7 +126,6 @@ export function exclusionReason(layer: PtMessage, state: Required<NetState>): st
     return undefined;
   }
   for (const r of exclude) if (meetsRule(r, state)) return `exclude { ${ruleText(r)} } matches ${state.phase}`;
-  if (legacyPhase !== undefined && legacyPhase !== state.phase) return `phase: ${legacyPhase}`;
   return undefined;
 }
 
@@ -230,6 +235,7 @@ export function buildNet(doc: PtDocument, opts: NetState = {}): Net {
       bottomRefs,
       topRefs,
       inPlace: tops.some((t) => bottoms.includes(t)),
+      phase: layerPhase(msg) ?? state.phase,
       field: f,
       msg,
     };
@@ -241,7 +247,12 @@ export function buildNet(doc: PtDocument, opts: NetState = {}): Net {
     const r = ref(name, v);
     if (!read.has(r.id)) outputs.push(r);
   }
-  return { doc, name: str(root, 'name'), format, inputs, layers, excluded, producer, consumers, outputs, byName };
+  return { doc, name: str(root, 'name'), phase: state.phase, format, inputs, layers, excluded, producer, consumers, outputs, byName };
+}
+
+function layerPhase(msg: PtMessage): 'TEST' | 'TRAIN' | undefined {
+  const p = str(msg, 'phase');
+  return p === 'TEST' || p === 'TRAIN' ? p : undefined;
 }
 
 function textWhere(doc: PtDocument, offset: number) {

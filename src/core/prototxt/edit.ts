@@ -76,6 +76,19 @@ export class PrototxtEditor {
     return this;
   }
 
+  /** Replace a whole field (a layer, say) with other text; the field's own indentation stays. */
+  replace(f: PtField, text: string): this {
+    this.add(f.span.start, f.span.end, text);
+    return this;
+  }
+
+  /** A field's text with the edits made inside it so far (to move an edited layer elsewhere). */
+  render(f: PtField): string {
+    const { start, end } = f.span;
+    const inside = this.splices.filter((s) => s.start >= start && s.end <= end);
+    return spliced(this.text, inside, start, end);
+  }
+
   /** Replace a scalar's raw text. */
   setRaw(s: PtScalar, raw: string): this {
     this.add(s.span.start, s.span.end, raw);
@@ -143,23 +156,28 @@ export class PrototxtEditor {
   }
 
   toString(): string {
-    const sorted = [...this.splices].sort((a, b) => a.start - b.start || a.seq - b.seq);
-    const out: string[] = [];
-    let at = 0;
-    let covered = -1; // end of the last removal/replacement
-    for (const s of sorted) {
-      if (s.start < covered) {
-        // Inside an earlier splice (an edit within a removed block): the removal wins.
-        if (s.end <= covered) continue;
-        throw new Error(`overlapping prototxt edits at offsets ${s.start}–${s.end}`);
-      }
-      out.push(this.text.slice(at, s.start), s.text);
-      at = s.end;
-      if (s.end > s.start) covered = s.end;
-    }
-    out.push(this.text.slice(at));
-    return out.join('');
+    return spliced(this.text, this.splices, 0, this.text.length);
   }
+}
+
+/** text[start, end) with the splices applied. */
+function spliced(text: string, splices: Splice[], start: number, end: number): string {
+  const sorted = [...splices].sort((a, b) => a.start - b.start || a.seq - b.seq);
+  const out: string[] = [];
+  let at = start;
+  let covered = -1; // end of the last removal/replacement
+  for (const s of sorted) {
+    if (s.start < covered) {
+      // Inside an earlier splice (an edit within a removed block): the removal wins.
+      if (s.end <= covered) continue;
+      throw new Error(`overlapping prototxt edits at offsets ${s.start}–${s.end}`);
+    }
+    out.push(text.slice(at, s.start), s.text);
+    at = s.end;
+    if (s.end > s.start) covered = s.end;
+  }
+  out.push(text.slice(at, end));
+  return out.join('');
 }
 
 /** Tabs, or the smallest step of leading spaces used in the file (2 by default). */
