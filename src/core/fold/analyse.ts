@@ -7,7 +7,7 @@ import type { BlobInfo, ModelLayer } from '../caffemodel';
 import { bool, message, messages, num, str } from '../prototxt';
 import type { Analysis, Chain, ChainPattern, Refusal, RefusalCode, Warning } from './types';
 import { blobFloats } from './blobs';
-import { checkWiring, rewire, valueModel, type Placement } from './wiring';
+import { checkWiring, rewire, topRuleViolation, valueModel, type Placement } from './wiring';
 
 export const PRODUCER_TYPES: ReadonlySet<string> = new Set([
   'Convolution',
@@ -299,13 +299,16 @@ function ambiguousName(net: Net, c: Chain, refusals: Refusal[]): boolean {
  */
 export function placeChains(net: Net, chains: Chain[], refusals: Refusal[]): Placement[] {
   const model = valueModel(net);
+  // A net Caffe accepts must stay one it accepts (no top written twice unless in place).
+  const keepTopRule = !topRuleViolation(net.layers, model.inputs);
   const placed: Placement[] = [];
   for (const chain of chains) {
     const spots = chain.pattern === 'bn-scale' ? [chain.target, chain.bn!] : [chain.target];
     let problem: ReturnType<typeof checkWiring>;
     for (const at of spots) {
       const trial = [...placed, { chain: { ...chain, moveTo: at === chain.target ? undefined : at }, at }];
-      problem = checkWiring(model, trial, rewire(net, trial), model.inputs);
+      const wired = rewire(net, trial);
+      problem = checkWiring(model, trial, wired, model.inputs) ?? (keepTopRule ? topRuleViolation(wired, model.inputs) : undefined);
       if (!problem) {
         placed.push(trial[trial.length - 1]);
         break;

@@ -8,7 +8,7 @@ import { PrototxtEditor, fields, message, nums, parsePrototxt, quote } from '../
 import { bnAffine, bnStats, foldBias, rowScaler, scaleAffine, scaleWeights, type Affine, type WeightLayout } from './math';
 import { blobCopy, blobFloats, blobRows, fromDType, scaledRows, scaleInPlace, toDType } from './blobs';
 import { bnParams, chainRefusal, placeChains, producerInfo, producerOutChannels, producerParamName, scaleParams } from './analyse';
-import { checkWiring, valueModel, wiringOf, type Placement } from './wiring';
+import { checkWiring, topRuleViolation, valueModel, wiringOf, type Placement } from './wiring';
 import { buildNet } from '../net';
 import { CaffeFoldError } from '../errors';
 import {
@@ -173,7 +173,7 @@ function rewriteFiles(net: Net, weights: Map<string, ModelLayer>, accepted: Plan
  * The structural proof of the written text: parse it back, build the net as Caffe would, and check that it wires
  * the same values as the original (wiring.ts). Any difference refuses the whole fold: nothing is written.
  */
-function proveStructure(net: Net, text: string, placements: Placement[]): StructureProof {
+export function proveStructure(net: Net, text: string, placements: Placement[]): StructureProof {
   const fail = (layer: string, blob: string, what: string): never => {
     throw new CaffeFoldError(
       'fold-structure',
@@ -193,6 +193,10 @@ function proveStructure(net: Net, text: string, placements: Placement[]): Struct
   if (!Array.isArray(wiring)) return fail(wiring.layer, wiring.blob, wiring.message);
   const problem = checkWiring(model, placements, wiring, folded.inputs.map((i) => i.name));
   if (problem) return fail(problem.layer, problem.blob, problem.message);
+  // A net Caffe accepted must stay one Caffe accepts.
+  const inputs = net.inputs.map((i) => i.name);
+  const broken = !topRuleViolation(net.layers, inputs) && topRuleViolation(wiring, inputs);
+  if (broken) return fail(broken.layer, broken.blob, broken.message);
   const blobs = folded.layers.reduce((n, l) => n + l.bottoms.length + l.tops.length, 0);
   return { passed: true, layers: folded.layers.length, reads: blobs, outputs: [...model.outputs.keys()] };
 }

@@ -183,6 +183,24 @@ export function checkWiring(model: ValueModel, placements: Placement[], folded: 
   return undefined;
 }
 
+/**
+ * Caffe's own rule for tops (Net::AppendTop): a layer may write a name that exists only in place, as the bottom at
+ * the same index; any other reuse is "produced by multiple sources" and Caffe refuses the net.
+ */
+export function topRuleViolation(layers: Pick<WireLayer, 'name' | 'bottoms' | 'tops'>[], inputs: string[]): WiringProblem | undefined {
+  const seen = new Set(inputs);
+  for (const l of layers) {
+    for (let j = 0; j < l.tops.length; j++) {
+      const t = l.tops[j];
+      if (seen.has(t) && l.bottoms[j] !== t) {
+        return { layer: l.name, blob: t, message: `layer "${l.name}" writes "${t}", which exists already, and not in place (Caffe: "top blob produced by multiple sources")` };
+      }
+      seen.add(t);
+    }
+  }
+  return undefined;
+}
+
 /** The folded net's wiring as a parsed net: each layer matched to the original one of the same name (in order). */
 export function wiringOf(original: Net, folded: Net, placements: Placement[]): WireLayer[] | WiringProblem {
   const removed = new Set(placements.flatMap((p) => p.chain.removed));
