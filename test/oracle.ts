@@ -17,8 +17,18 @@ export const PYTHON = process.env.CAFFE_FOLD_PYTHON ?? '/usr/bin/python3';
 export const haveCorpus = existsSync(CORPUS);
 export const haveOracle = existsSync(join(ORACLE, 'oracle.py')) && spawnSync(PYTHON, ['-c', 'import cv2, numpy'], { stdio: 'ignore' }).status === 0;
 
-if (!haveCorpus) console.warn(`[caffe-fold tests] ${CORPUS} is absent: the corpus tests are skipped (everything else runs).`);
-else if (!haveOracle) console.warn(`[caffe-fold tests] the caffe-oracle (${ORACLE}) or python3-opencv/numpy is missing: the OpenCV cross-checks are skipped.`);
+/** Under CI (CI=true) nothing may skip: a missing ../shared or OpenCV fails the run instead. */
+export const REQUIRED = !!process.env.CI && process.env.CI !== 'false';
+
+if (!haveCorpus) {
+  const what = `[caffe-fold tests] ${CORPUS} is absent`;
+  if (REQUIRED) throw new Error(`${what}: under CI the corpus tests must run — put the shared folder beside the checkout (../shared)`);
+  console.warn(`${what}: the corpus tests are skipped (everything else runs).`);
+} else if (!haveOracle) {
+  const what = `[caffe-fold tests] the caffe-oracle (${ORACLE}) or ${PYTHON} with python3-opencv/numpy is missing`;
+  if (REQUIRED) throw new Error(`${what}: under CI the OpenCV cross-checks must run — apt-get install python3-opencv python3-numpy`);
+  console.warn(`${what}: the OpenCV cross-checks are skipped.`);
+}
 
 /** Input shapes for nets whose inputs are data layers (train/val nets). */
 export const INPUT_SHAPES: Record<string, string> = {
