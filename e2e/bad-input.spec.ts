@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { formatWhere, isCaffeFoldError } from '../src/core/errors';
 import { detectKind, loadFiles } from '../src/core/pipeline';
 import { readCaffemodel } from '../src/core/caffemodel';
-import { ROOT, cliFold, downloadBytes, dropFiles, type DropFile } from './fixtures';
+import { R50_PROTOTXT, ROOT, SHARED_MISSING, SHARED_SKIP_MESSAGE, cliFold, downloadBytes, dropFiles, mobilenetV2Weights, type DropFile } from './fixtures';
 
 const SAMPLE_PROTOTXT = join(ROOT, 'public', 'sample', 'sample.prototxt');
 const SAMPLE_CAFFEMODEL = join(ROOT, 'public', 'sample', 'sample.caffemodel');
@@ -143,23 +143,71 @@ test.describe('bad input shows the error panel: what, where, what to do', () => 
     await expectPanel(page, expected);
   });
 
-  test('a prototxt that names one layer differently: no error, the layer without weights is named', async ({ page }) => {
+  test('a prototxt that names one layer differently: refused, naming the layer without weights; "Load anyway" loads it', async ({ page }) => {
     const renamed = prototxt.toString('utf8').replace('name: "conv1"', 'name: "conv_first"');
     expect(renamed).not.toBe(prototxt.toString('utf8'));
-    const loaded = loadFiles({ name: 'renamed.prototxt', bytes: new TextEncoder().encode(renamed) }, { name: 'sample.caffemodel', bytes: u8(caffemodel) });
+    const proto = { name: 'renamed.prototxt', bytes: new TextEncoder().encode(renamed) };
+    const weights = { name: 'sample.caffemodel', bytes: u8(caffemodel) };
+    const expected = coreError(() => loadFiles(proto, weights));
+    expect(expected.what).toContain('"conv_first"');
+    expect(expected.where).toBe('renamed.prototxt, layer "conv_first"');
+    const loaded = loadFiles(proto, weights, { allowMissingWeights: true });
     expect(loaded.pairing).toEqual({ missing: ['conv_first'], unused: ['conv1'] });
     await page.goto('/');
     await open(page, [
       { name: 'renamed.prototxt', body: Buffer.from(renamed) },
       { name: 'sample.caffemodel', body: caffemodel },
     ], 'drop');
+    await expectPanel(page, expected);
+    await expect(page.getByTestId('error-panel').locator('.error-code')).toHaveText('code: pair-missing-weights');
+    await expect(page.getByRole('heading', { name: 'Drop a Caffe model here' })).toBeVisible();
+
+    await page.getByRole('button', { name: 'Load anyway' }).click();
+    await expect(page.getByTestId('error-panel')).toBeHidden();
     await expect(page.getByTestId('summary')).toContainText('1 layer without weights');
     await expect(page.getByTestId('count-chains')).toHaveText(`${loaded.analysis.chains.length} chains foldable`);
-    await expect(page.getByTestId('error-panel')).toBeHidden();
     const warnings = page.locator('.warning-list li');
     await expect(warnings).toHaveText(loaded.analysis.warnings.map((w) => `${w.layer ? `${w.layer}: ` : ''}${w.message}`));
     await expect(warnings.filter({ hasText: 'conv_first' })).toHaveCount(1);
     await expect(warnings.filter({ hasText: 'conv1' })).toHaveCount(1);
+  });
+
+  test('ResNet-50\'s prototxt with MobileNet v2\'s caffemodel: refused, naming conv1 and both shapes', async ({ page }) => {
+    test.skip(SHARED_MISSING, SHARED_SKIP_MESSAGE);
+    const r50 = readFileSync(R50_PROTOTXT);
+    const mbv2 = readFileSync(mobilenetV2Weights());
+    const expected = coreError(() => loadFiles({ name: 'resnet50_deploy.prototxt', bytes: u8(r50) }, { name: 'mobilenet_v2.caffemodel', bytes: u8(mbv2) }));
+    expect(expected.where).toBe('mobilenet_v2.caffemodel, layer "conv1"');
+    expect(expected.what).toContain('[32, 3, 3, 3]');
+    expect(expected.what).toContain('[64, 3, 7, 7]');
+    expect(expected.hint).toContain('these weights belong to another network');
+
+    await page.goto('/');
+    await open(page, [
+      { name: 'resnet50_deploy.prototxt', body: r50 },
+      { name: 'mobilenet_v2.caffemodel', body: mbv2 },
+    ], 'drop');
+    await expectPanel(page, expected);
+    await expect(page.getByTestId('error-panel').locator('.error-code')).toHaveText('code: pair-blob-count');
+    // Not a pair to load anyway: no such button, and nothing is drawn.
+    await expect(page.getByRole('button', { name: 'Load anyway' })).toHaveCount(0);
+    await expect(page.getByRole('heading', { name: 'Drop a Caffe model here' })).toBeVisible();
+    await expect(page.getByTestId('graph')).toBeHidden();
+  });
+
+  test('a prototxt without layers: refused with or without weights', async ({ page }) => {
+    const text = 'name: "Nothing"\ninput: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n';
+    const expected = coreError(() => loadFiles({ name: 'nothing.prototxt', bytes: new TextEncoder().encode(text) }));
+    expect(expected.what).toContain('no layers');
+    await page.goto('/');
+    await open(page, [{ name: 'nothing.prototxt', body: Buffer.from(text) }], 'input');
+    await expectPanel(page, expected);
+    await page.getByRole('button', { name: 'Dismiss error' }).click();
+    await open(page, [
+      { name: 'nothing.prototxt', body: Buffer.from(text) },
+      { name: 'sample.caffemodel', body: caffemodel },
+    ], 'drop');
+    await expectPanel(page, expected);
   });
 
   test('a bad file, or files that fail to load, dropped on a loaded model show the panel and keep the model', async ({ page }) => {

@@ -25,6 +25,18 @@ export function resnet50Weights(): string {
   return out;
 }
 
+/** MobileNet v2 weights from the oracle's generator (seed 1, not calibrated), cached. */
+export function mobilenetV2Weights(): string {
+  const out = join(CACHE, 'mobilenet_v2_seed1.caffemodel');
+  if (existsSync(out)) return out;
+  mkdirSync(CACHE, { recursive: true });
+  execFileSync('/usr/bin/python3', [join(SHARED, 'tools', 'caffe-oracle', 'gen.py'), join(SHARED, 'corpus', 'prototxt', 'mobilenet_v2_deploy.prototxt'), out, '--seed', '1', '--no-calibrate'], {
+    stdio: 'pipe',
+    timeout: 300_000,
+  });
+  return out;
+}
+
 /** What the CLI writes for the same input (the reference for the browser's downloads), cached per input. */
 export function cliFold(prototxt: string, weights: string, tag: string): { prototxt: string; caffemodel: string } {
   const dir = join(CACHE, `cli-${tag}`);

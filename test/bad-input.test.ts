@@ -56,15 +56,20 @@ describe('named bad inputs', () => {
     const other: TestNet = { input: { name: 'data', shape: [1, 3, 8, 8] }, layers: [{ name: 'stem', type: 'Convolution', bottoms: ['data'], tops: ['stem'], text: 'convolution_param { num_output: 4 kernel_size: 3 }', blobs: [blob([4, 3, 3, 3]), blob([4])] }] };
     const e = error(() => load(enc.encode(prototxtOf(other)), sampleModel));
     expect(e.message).toBe('net.caffemodel: none of the 22 weighted layers of the caffemodel ("conv1", "bn_conv1", "scale_conv1"…) is in the prototxt — these weights belong to another network: drop the .prototxt that was trained with them');
-    // Partly matching: loads, and says which layers lack weights and which weights are unused.
-    const partial = load(enc.encode(prototxtOf({ ...other, layers: [...other.layers, { name: 'conv1', type: 'Convolution', bottoms: ['stem'], tops: ['conv1'], text: 'convolution_param { num_output: 16 kernel_size: 3 pad: 1 bias_term: false }' }] })), sampleModel);
+    // Partly matching (conv1 fits, "stem" has no weights): refused unless allowed, then loads and says which
+    // layers lack weights and which weights are unused.
+    const partialText = enc.encode(prototxtOf({ ...other, layers: [...other.layers, { name: 'conv1', type: 'Convolution', bottoms: ['data'], tops: ['conv1'], text: 'convolution_param { num_output: 16 kernel_size: 3 pad: 1 bias_term: false }' }] }));
+    expect(error(() => load(partialText, sampleModel)).message).toBe(
+      'net.prototxt, layer "stem": 1 layer of the prototxt needs weights and has none in the caffemodel: "stem"; Caffe would leave it at its initial values — give the .caffemodel that was trained with this .prototxt; if this layer is meant to keep its initial values, load anyway (command line: --allow-missing-weights)',
+    );
+    const partial = loadFiles({ name: 'net.prototxt', bytes: partialText }, { name: 'net.caffemodel', bytes: sampleModel }, { allowMissingWeights: true });
     expect(partial.analysis.warnings.map((w) => w.message)).toEqual([
       '1 layer(s) of the prototxt have no weights in the caffemodel: stem',
       '21 weighted layer(s) of the caffemodel are not in the prototxt: bn_conv1, scale_conv1, res2a_branch2a, bn2a_branch2a, scale2a_branch2a…',
     ]);
   });
 
-  it('blob count or shape mismatch: the chain is refused with the reason', () => {
+  it('a blob count or shape that differs from what the prototxt makes is refused, as Caffe refuses it', () => {
     const net: TestNet = {
       input: { name: 'data', shape: [1, 3, 8, 8] },
       layers: [
@@ -72,11 +77,18 @@ describe('named bad inputs', () => {
         { name: 'b', type: 'BatchNorm', bottoms: ['c'], tops: ['c'], blobs: bnBlobs(4).blobs },
       ],
     };
-    const l = load(enc.encode(prototxtOf(net)), caffemodelOf(net));
-    expect(l.analysis.refusals).toEqual([{ layer: 'b', type: 'BatchNorm', code: 'blobs-shape', reason: 'Convolution "c" has 1 blobs in the caffemodel but bias_term says 2' }]);
+    const e = error(() => load(enc.encode(prototxtOf(net)), caffemodelOf(net)));
+    expect(e.code).toBe('pair-blob-count');
+    expect(e.where).toEqual({ kind: 'layer', file: 'net.caffemodel', layer: 'c' });
+    expect(e.message).toBe(
+      'net.caffemodel, layer "c": Convolution layer "c" has 1 blob in the caffemodel ([4, 3, 3, 3]), but the prototxt makes 2 (weights [4, 3, 3, 3], bias [4]); Caffe refuses such a pair ("Incompatible number of blobs for layer c") — these weights belong to another network (or another version of it): give the .caffemodel that was trained with this .prototxt',
+    );
     const shape: TestNet = { ...net, layers: [net.layers[0], { ...net.layers[1], blobs: bnBlobs(5).blobs }] };
-    const l2 = load(enc.encode(prototxtOf({ ...shape, layers: [{ ...shape.layers[0], text: 'convolution_param { num_output: 4 kernel_size: 3 bias_term: false }' }, shape.layers[1]] })), caffemodelOf(shape));
-    expect(l2.analysis.refusals[0]).toMatchObject({ layer: 'b', code: 'blobs-shape', reason: 'Convolution "c" has 4 output channels but "b" has 5' });
+    const e2 = error(() => load(enc.encode(prototxtOf({ ...shape, layers: [{ ...shape.layers[0], text: 'convolution_param { num_output: 4 kernel_size: 3 bias_term: false }' }, shape.layers[1]] })), caffemodelOf(shape)));
+    expect(e2.code).toBe('pair-blob-shape');
+    expect(e2.message).toBe(
+      'net.caffemodel, layer "b": param 0 (mean) of BatchNorm layer "b" has the shape [5] in the caffemodel, but the prototxt makes it [4]; Caffe refuses such a pair ("Cannot copy param 0 weights from layer \'b\'; shape mismatch") — these weights belong to another network (or another version of it): give the .caffemodel that was trained with this .prototxt',
+    );
   });
 
   it('a BatchNorm with NaN or negative variance is refused, with a warning', () => {

@@ -6,6 +6,8 @@ export interface TestBlob {
   shape: number[];
   values: Float64Array;
   dtype?: BlobDType;
+  /** Stored with the legacy num/channels/height/width dims (padded with leading 1s), as old Caffe wrote them. */
+  legacy?: boolean;
 }
 
 export interface TestLayer {
@@ -60,7 +62,7 @@ export function caffemodelOf(net: TestNet, encodeHalf?: (f: Float64Array) => Uin
       blobs: (l.blobs ?? []).map((b) => {
         const dtype = b.dtype ?? 'float32';
         const data = dtype === 'float16' ? encodeHalf!(b.values) : toTyped(b.values, dtype);
-        return { data, dtype, shape: b.shape };
+        return { data, dtype, shape: b.shape, legacy: b.legacy };
       }),
     })),
   });

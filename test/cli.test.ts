@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, statSync, truncateSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -46,7 +46,9 @@ describe('CLI', () => {
       zeroFactor: 'one',
       dryRun: true,
     });
-    expect(parseArgs(['--model=a', '--weights=b'])).toMatchObject({ model: 'a', weights: 'b' });
+    expect(parseArgs(['--model=a', '--weights=b'])).toMatchObject({ model: 'a', weights: 'b', allowMissingWeights: false });
+    expect(parseArgs(['--model', 'a', '--allow-missing-weights'])).toMatchObject({ allowMissingWeights: true });
+    expect(parseArgs(['--model', 'a', '--allow_missing_weights'])).toMatchObject({ allowMissingWeights: true });
   });
 
   it('writes <base>_inference.* beside the inputs by default, with a readable summary; inputs unchanged', () => {
@@ -93,6 +95,41 @@ describe('CLI', () => {
     expect(cut.err).toMatch(/cut\.caffemodel at byte \d+: .*cut short/);
     expect(run(['--weights', f.weights]).code).toBe(2);
     expect(run(['--model', join(f.dir, 'nope.prototxt'), '--weights', f.weights]).err).toMatch(/cannot read .*nope\.prototxt: no such file/);
+  });
+
+  it('a pair Caffe would refuse exits 1 with what, where and what to do, and writes nothing', () => {
+    const f = files();
+    // The same net with conv1 made for 5 input channels: its weights [4, 3, 3, 3] no longer fit.
+    writeFileSync(join(f.dir, 'other.prototxt'), prototxtOf({ ...net, input: { name: 'data', shape: [1, 5, 6, 6] } }));
+    const r = run(['--model', join(f.dir, 'other.prototxt'), '--weights', f.weights, '--report', join(f.dir, 'r.json')]);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(
+      'caffe-fold: tiny.caffemodel, layer "conv1": param 0 (weights) of Convolution layer "conv1" has the shape [4, 3, 3, 3] in the caffemodel, but the prototxt makes it [4, 5, 3, 3]; Caffe refuses such a pair ("Cannot copy param 0 weights from layer \'conv1\'; shape mismatch") — these weights belong to another network (or another version of it): give the .caffemodel that was trained with this .prototxt',
+    );
+    expect(readdirSync(f.dir).sort()).toEqual(['other.prototxt', 'tiny.caffemodel', 'tiny.prototxt']);
+
+    // An empty prototxt with the weights: refused, nothing written.
+    writeFileSync(join(f.dir, 'empty.prototxt'), '');
+    const empty = run(['--model', join(f.dir, 'empty.prototxt'), '--weights', f.weights]);
+    expect(empty.code).toBe(1);
+    expect(empty.err).toMatch(/^caffe-fold: empty\.prototxt: the network definition is empty: there is nothing to fold or draw — /);
+    expect(readdirSync(f.dir).sort()).toEqual(['empty.prototxt', 'other.prototxt', 'tiny.caffemodel', 'tiny.prototxt']);
+  });
+
+  it('layers without weights: exit 1 by default; --allow-missing-weights folds with the warning', () => {
+    const f = files();
+    const extra = { name: 'conv2', type: 'Convolution', bottoms: ['conv1'], tops: ['conv2'], text: 'convolution_param { num_output: 2 kernel_size: 1 }' };
+    writeFileSync(join(f.dir, 'more.prototxt'), prototxtOf({ ...net, layers: [...net.layers.slice(0, 3), extra, ...net.layers.slice(3)] }));
+    const args = ['--model', join(f.dir, 'more.prototxt'), '--weights', f.weights];
+    const r = run(args);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^caffe-fold: more\.prototxt, layer "conv2": 1 layer of the prototxt needs weights and has none in the caffemodel: "conv2"; .* \(command line: --allow-missing-weights\)$/);
+    expect(existsSync(join(f.dir, 'more_inference.prototxt'))).toBe(false);
+    const ok = run([...args, '--allow-missing-weights']);
+    expect(ok.code, ok.err).toBe(0);
+    expect(ok.out).toMatch(/folded 1 chain\(s\)/);
+    expect(ok.out).toContain('warning: 1 layer(s) of the prototxt have no weights in the caffemodel: conv2');
+    expect(existsSync(join(f.dir, 'more_inference.prototxt'))).toBe(true);
   });
 
   it('a file over 2 GB is refused with a message before it is read', () => {

@@ -2,7 +2,7 @@
 /**
  * caffe-fold CLI: fold BatchNorm/Scale chains of a Caffe model.
  *   npm run fold -- --model M.prototxt --weights W.caffemodel [--output_model O.prototxt] [--output_weights O.caffemodel]
- *                   [--report R.json] [--dry-run] [--skip LAYER ...] [--zero-factor caffe|one]
+ *                   [--report R.json] [--dry-run] [--skip LAYER ...] [--zero-factor caffe|one] [--allow-missing-weights]
  * Flag names of the classic pycaffe merge script (underscore and dash forms).
  */
 import { closeSync, openSync, readFileSync, realpathSync, statSync, writeFileSync, writeSync, existsSync } from 'node:fs';
@@ -20,6 +20,7 @@ export interface CliOptions {
   skip: string[];
   zeroFactor: 'caffe' | 'one';
   quiet: boolean;
+  allowMissingWeights: boolean;
 }
 
 export class UsageError extends Error {}
@@ -38,11 +39,13 @@ Options:
   --dry-run                   analyse and prove, write nothing but the report
   --skip LAYER [LAYER ...]    leave the chains containing these layers as they are
   --zero-factor caffe|one     how to read a BatchNorm moving-average factor of 0: Caffe's rule (default), or NVCaffe's (as 1)
+  --allow-missing-weights     fold even when layers that need weights have none in the .caffemodel (they keep
+                              their initial values; by default that is an error)
   --quiet, -q                 print only errors
   --help, -h                  this text`;
 
 export function parseArgs(argv: string[]): CliOptions {
-  const o: Partial<CliOptions> & { skip: string[] } = { skip: [], dryRun: false, zeroFactor: 'caffe', quiet: false };
+  const o: Partial<CliOptions> & { skip: string[] } = { skip: [], dryRun: false, zeroFactor: 'caffe', quiet: false, allowMissingWeights: false };
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i];
     let inline: string | undefined;
@@ -77,6 +80,9 @@ export function parseArgs(argv: string[]): CliOptions {
         break;
       case 'dry_run':
         o.dryRun = true;
+        break;
+      case 'allow_missing_weights':
+        o.allowMissingWeights = true;
         break;
       case 'quiet':
       case 'q':
@@ -150,6 +156,7 @@ export function runCli(argv: string[], out: (s: string) => void = (s) => process
     };
     const loaded = loadFiles({ name: basename(opts.model), bytes: read(opts.model) }, opts.weights ? { name: basename(opts.weights), bytes: read(opts.weights) } : undefined, {
       zeroFactor: opts.zeroFactor,
+      allowMissingWeights: opts.allowMissingWeights,
     });
     if (!opts.weights) {
       log(summaryOfAnalysis(loaded.analysis.chains.length, loaded.analysis.refusals));

@@ -8,6 +8,7 @@ import { buildNet, type Net } from './net';
 import { looksLikeCaffemodel, readCaffemodel, type CaffeModel, type ModelLayer } from './caffemodel';
 import { parsePrototxt, type PtDocument } from './prototxt';
 import { inferShapes } from './shapes';
+import { checkPairing, needsWeights } from './pairing';
 import { analyse, PRODUCER_TYPES } from './fold/analyse';
 import { foldNet, planChain, type Progress } from './fold/apply';
 import type { Analysis, ChainProof, ChainStats, FoldOptions, FoldPhase, FoldReport } from './fold/types';
@@ -112,22 +113,56 @@ export function parsePrototxtFile(file: InputFile): PtDocument {
 /** Types that carry learned blobs in a caffemodel. */
 const WEIGHTED = new Set([...PRODUCER_TYPES, 'BatchNorm', 'Scale', 'Bias', 'PReLU', 'Embed', 'Normalize', 'LSTM', 'RNN']);
 
-export function pairWeights(net: Net, model: CaffeModel | undefined): { weights: Map<string, ModelLayer>; missing: string[]; unused: string[] } {
+export function pairWeights(net: Net, model: CaffeModel | undefined, shapes: Map<string, number[]> = new Map()): { weights: Map<string, ModelLayer>; missing: string[]; unused: string[] } {
   const weights = new Map<string, ModelLayer>();
   if (!model) return { weights, missing: [], unused: [] };
   // Caffe copies by name, later duplicates overwriting earlier ones.
   for (const l of model.layers) if (l.blobs.length > 0) weights.set(l.name, l);
-  const missing = net.layers.filter((l) => WEIGHTED.has(l.type) && !weights.has(l.name)).map((l) => l.name);
+  // A layer needs weights when it makes blobs (a Scale or Bias whose factor is its second input makes none).
+  const missing = net.layers.filter((l) => WEIGHTED.has(l.type) && !weights.has(l.name) && needsWeights(l, shapes, WEIGHTED)).map((l) => l.name);
   const names = new Set(net.layers.map((l) => l.name));
   const excluded = new Set(net.excluded.map((l) => l.name));
   const unused = [...weights.keys()].filter((n) => !names.has(n) && !excluded.has(n));
   return { weights, missing, unused };
 }
 
+const quoted = (names: string[], max: number) => `${names.slice(0, max).map((n) => `"${n}"`).join(', ')}${names.length > max ? ', …' : ''}`;
+
+/** A prototxt with no layers (empty, only comments, or every layer left out in this phase) cannot be folded or drawn. */
+function refuseEmptyNet(net: Net, file: string): void {
+  if (net.layers.length > 0) return;
+  const where = { kind: 'file' as const, file };
+  if (net.excluded.length > 0) {
+    const ex = net.excluded[0];
+    throw new CaffeFoldError(
+      'net-no-layers',
+      `all ${net.excluded.length} layers are left out in the TEST phase (the first, "${ex.name}": ${ex.reason}): there is nothing to fold or draw`,
+      where,
+      'give the deploy .prototxt of the network (the one with an Input layer or input_shape)',
+    );
+  }
+  if (net.doc.text.trim() === '') {
+    throw new CaffeFoldError('net-no-layers', 'the network definition is empty: there is nothing to fold or draw', where, 'give the .prototxt that describes the network: the text file with its layer { name: … type: … } blocks');
+  }
+  throw new CaffeFoldError(
+    'net-no-layers',
+    net.inputs.length
+      ? `the network definition declares ${net.inputs.length === 1 ? 'an input' : 'inputs'} (${quoted(net.inputs.map((i) => i.name), 3)}) but no layers: there is nothing to fold or draw`
+      : 'the network definition has no layers (no "layer { … }" blocks): there is nothing to fold or draw',
+    where,
+    'give the .prototxt that describes the network: the text file with its layer { name: … type: … } blocks',
+  );
+}
+
 export interface LoadOptions {
   zeroFactor?: 'caffe' | 'one';
   /** Input shape for nets whose input has none (train/val nets with data layers). */
   inputShape?: number[];
+  /**
+   * Load even when layers of the prototxt that need weights have none in the caffemodel (they would keep Caffe's
+   * initial values); by default that is an error.
+   */
+  allowMissingWeights?: boolean;
   /** Called as each phase of the load ends (for timing). */
   onPhaseEnd?: (phase: 'parse' | 'analyse' | 'shapes') => void;
 }
@@ -140,27 +175,56 @@ export function loadFiles(prototxt: InputFile, caffemodel?: InputFile, opts: Loa
   }
   const doc = parsePrototxtFile(prototxt);
   const net = buildNet(doc);
+  refuseEmptyNet(net, prototxt.name);
   const model = caffemodel ? readCaffemodel(caffemodel.bytes, caffemodel.name) : undefined;
   opts.onPhaseEnd?.('parse');
-  const { weights, missing, unused } = pairWeights(net, model);
-  if (model && weights.size > 0 && net.layers.length > 0) {
-    const matched = net.layers.filter((l) => weights.has(l.name)).length;
-    if (matched === 0) {
-      throw new CaffeFoldError(
-        'pair-mismatch',
-        `none of the ${weights.size} weighted layers of the caffemodel (${[...weights.keys()].slice(0, 3).map((n) => `"${n}"`).join(', ')}…) is in the prototxt`,
-        { kind: 'file', file: caffemodel!.name },
-        'these weights belong to another network: drop the .prototxt that was trained with them',
-      );
-    }
-  }
+  // Shapes first: the pairing check compares the caffemodel's blobs with the shapes the prototxt makes.
+  const { shapes } = inferShapes(net, { inputShape: opts.inputShape });
+  opts.onPhaseEnd?.('shapes');
+  const { weights, missing, unused } = pairWeights(net, model, shapes);
+  if (model) checkPair(net, model, caffemodel!.name, prototxt.name, weights, missing, shapes, opts);
   const analysis = analyse(net, { weights: model ? weights : undefined, zeroFactor: opts.zeroFactor });
   if (model && missing.length) analysis.warnings.push({ message: `${missing.length} layer(s) of the prototxt have no weights in the caffemodel: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? '…' : ''}` });
   if (model && unused.length) analysis.warnings.push({ message: `${unused.length} weighted layer(s) of the caffemodel are not in the prototxt: ${unused.slice(0, 5).join(', ')}${unused.length > 5 ? '…' : ''}` });
   opts.onPhaseEnd?.('analyse');
-  const { shapes } = inferShapes(net, { inputShape: opts.inputShape });
-  opts.onPhaseEnd?.('shapes');
   return { prototxtName: prototxt.name, modelName: caffemodel?.name, doc, net, model, weights, pairing: { missing, unused }, analysis, shapes };
+}
+
+/** Refuse a pair Caffe would refuse (Net::CopyTrainedLayersFrom), and layers left without weights unless allowed. */
+function checkPair(
+  net: Net,
+  model: CaffeModel,
+  modelFile: string,
+  protoFile: string,
+  weights: Map<string, ModelLayer>,
+  missing: string[],
+  shapes: Map<string, number[]>,
+  opts: LoadOptions,
+): void {
+  const other = 'these weights belong to another network (or another version of it): give the .caffemodel that was trained with this .prototxt';
+  if (weights.size > 0 && !net.layers.some((l) => weights.has(l.name))) {
+    throw new CaffeFoldError(
+      'pair-mismatch',
+      `none of the ${weights.size} weighted layers of the caffemodel (${[...weights.keys()].slice(0, 3).map((n) => `"${n}"`).join(', ')}…) is in the prototxt`,
+      { kind: 'file', file: modelFile },
+      'these weights belong to another network: drop the .prototxt that was trained with them',
+    );
+  }
+  const problems = checkPairing(net, model, shapes);
+  if (problems.length) {
+    const [p, ...rest] = problems;
+    const more = rest.length ? `; ${rest.length} other layer${rest.length === 1 ? '' : 's'} do${rest.length === 1 ? 'es' : ''} not fit either (${quoted(rest.map((r) => r.layer), 3)})` : '';
+    throw new CaffeFoldError(p.code, p.what + more, { kind: 'layer', file: modelFile, layer: p.layer }, other);
+  }
+  if (missing.length && !opts.allowMissingWeights) {
+    const none = weights.size === 0 ? ' (the caffemodel holds no weights at all)' : '';
+    throw new CaffeFoldError(
+      'pair-missing-weights',
+      `${missing.length} layer${missing.length === 1 ? '' : 's'} of the prototxt need${missing.length === 1 ? 's' : ''} weights and ${missing.length === 1 ? 'has' : 'have'} none in the caffemodel${none}: ${quoted(missing, 5)}; Caffe would leave ${missing.length === 1 ? 'it' : 'them'} at ${missing.length === 1 ? 'its' : 'their'} initial values`,
+      { kind: 'layer', file: protoFile, layer: missing[0] },
+      `give the .caffemodel that was trained with this .prototxt; if ${missing.length === 1 ? 'this layer is' : 'these layers are'} meant to keep ${missing.length === 1 ? 'its' : 'their'} initial values, load anyway (command line: --allow-missing-weights)`,
+    );
+  }
 }
 
 /** Facts for the side panel: the range of alpha, tiny variances, and the chain's proof (computed on demand). */

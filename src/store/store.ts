@@ -32,7 +32,13 @@ export interface ModelSlice {
   layouts: Partial<Record<GraphSide, GraphLayout>>;
   error?: PlainError;
   notice?: string;
+  /** The files are loaded although some layers have no weights (the user chose "Load anyway"). */
+  allowMissingWeights: boolean;
+  /** Files refused only because layers lack weights: "Load anyway" loads them. */
+  pending?: { prototxt: File; caffemodel?: File };
   openFiles: (files: File[]) => Promise<void>;
+  /** Load the pending files, layers without weights and all. */
+  loadAnyway: () => Promise<void>;
   loadSample: () => Promise<void>;
   dismissError: () => void;
   closeModel: () => void;
@@ -123,11 +129,11 @@ const freshModelView = (): Pick<AppState, 'selection' | 'details' | 'side' | 're
 export const skipKeyOf = (skip: Record<string, true>) => Object.keys(skip).sort().join('\n');
 
 /** Send the kept File objects to the worker (again, after a cancel). */
-async function feedWorker(files: ModelSlice['files'], onStep?: (s: string) => void, reload = false): Promise<LoadSummary> {
+async function feedWorker(files: ModelSlice['files'], onStep?: (s: string) => void, reload = false, allowMissingWeights = false): Promise<LoadSummary> {
   const p = files.prototxt!;
   const m = files.caffemodel;
   onStep?.(`Reading and parsing ${p.name}${m ? ` and ${m.name}` : ''}`);
-  const summary = unwrap(await call((w) => w.load({ name: p.name, file: p }, m ? { name: m.name, file: m } : undefined, reload)));
+  const summary = unwrap(await call((w) => w.load({ name: p.name, file: p }, m ? { name: m.name, file: m } : undefined, reload, { allowMissingWeights })));
   loadedIn = workerGeneration();
   return summary;
 }
@@ -138,17 +144,42 @@ async function ensureLoaded(get: () => AppState): Promise<void> {
     const has = await call((w) => w.hasModel());
     if (has) return;
   }
-  await feedWorker(get().files, undefined, true);
+  await feedWorker(get().files, undefined, true, get().allowMissingWeights);
+}
+
+type SetState = Parameters<Slice<ModelSlice>>[0];
+
+/** Load a prototxt (+ caffemodel) in the worker and lay it out; the model on screen stays until this succeeds. */
+async function openModel(set: SetState, get: () => AppState, files: ModelSlice['files'], seq: number, allowMissingWeights: boolean): Promise<void> {
+  if (get().job.status === 'running') get().cancel();
+  // The model on screen stays in the store (and in the worker) until the new files have loaded: files that
+  // fail to load bring it back, with the error panel.
+  set({ loadStatus: 'loading', loadStep: 'Reading files' });
+  const summary = await feedWorker(files, (s) => seq === loadSeq && set({ loadStep: s }), false, allowMissingWeights);
+  if (seq !== loadSeq) return;
+  set({ loadStep: 'Laying out the graph' });
+  const layout = unwrap(await call((w) => w.layout('before')));
+  if (seq !== loadSeq) return;
+  set({ ...freshModelView(), files, allowMissingWeights, summary, layouts: { before: layout }, loadStatus: 'ready', loadStep: undefined });
+}
+
+/** A load that failed: the error panel, the model on screen (if any) kept; files refused only for lack of weights wait for "Load anyway". */
+function failedLoad(set: SetState, e: unknown, files?: ModelSlice['files']): void {
+  const error = asPlain(e);
+  const pending = error.code === 'pair-missing-weights' && files?.prototxt ? { prototxt: files.prototxt, caffemodel: files.caffemodel } : undefined;
+  set((s) => ({ error, pending, loadStatus: s.summary && s.layouts.before ? 'ready' : 'empty', loadStep: undefined }));
 }
 
 const createModelSlice: Slice<ModelSlice> = (set, get) => ({
   files: {},
   loadStatus: 'empty',
   layouts: {},
+  allowMissingWeights: false,
   async openFiles(dropped) {
     if (dropped.length === 0) return;
     const seq = ++loadSeq;
-    set({ error: undefined, notice: undefined });
+    set({ error: undefined, notice: undefined, pending: undefined });
+    let files: ModelSlice['files'] | undefined;
     try {
       if (dropped.length > 2) throw fail(`${dropped.length} files were given; caffe-fold takes one .prototxt and optionally its .caffemodel.`, 'Open the network description (.prototxt) and, if you want the weights folded too, its .caffemodel.');
       const kinds: { file: File; kind: 'prototxt' | 'caffemodel' }[] = [];
@@ -166,27 +197,28 @@ const createModelSlice: Slice<ModelSlice> = (set, get) => ({
       const models = kinds.filter((k) => k.kind === 'caffemodel');
       if (protos.length > 1) throw fail('Both files are network descriptions (.prototxt).', 'Open one .prototxt together with its .caffemodel (the binary weights).', 'two-prototxt');
       if (models.length > 1) throw fail('Both files are weights (.caffemodel).', 'Open one .caffemodel together with the .prototxt that describes its network.', 'two-caffemodel');
-      let files: ModelSlice['files'];
       if (protos.length) files = { prototxt: protos[0].file, caffemodel: models[0]?.file };
       else if (get().files.prototxt) files = { prototxt: get().files.prototxt, caffemodel: models[0].file };
       else {
         set({ files: { caffemodel: models[0].file }, notice: `${models[0].file.name} holds weights only. Now add the .prototxt that describes its network.` });
         return;
       }
-      if (get().job.status === 'running') get().cancel();
-      // The model on screen stays in the store (and in the worker) until the new files have loaded: files that
-      // fail to load bring it back, with the error panel.
-      set({ loadStatus: 'loading', loadStep: 'Reading files' });
-      const summary = await feedWorker(files, (s) => seq === loadSeq && set({ loadStep: s }));
-      if (seq !== loadSeq) return;
-      set({ loadStep: 'Laying out the graph' });
-      const layout = unwrap(await call((w) => w.layout('before')));
-      if (seq !== loadSeq) return;
-      set({ ...freshModelView(), files, summary, layouts: { before: layout }, loadStatus: 'ready', loadStep: undefined });
+      await openModel(set, get, files, seq, false);
     } catch (e) {
       if (seq !== loadSeq || e instanceof Cancelled) return;
-      const error = asPlain(e);
-      set((s) => ({ error, loadStatus: s.summary && s.layouts.before ? 'ready' : 'empty', loadStep: undefined }));
+      failedLoad(set, e, files);
+    }
+  },
+  async loadAnyway() {
+    const files = get().pending;
+    if (!files) return;
+    const seq = ++loadSeq;
+    set({ error: undefined, notice: undefined, pending: undefined });
+    try {
+      await openModel(set, get, files, seq, true);
+    } catch (e) {
+      if (seq !== loadSeq || e instanceof Cancelled) return;
+      failedLoad(set, e, files);
     }
   },
   async loadSample() {
@@ -203,11 +235,11 @@ const createModelSlice: Slice<ModelSlice> = (set, get) => ({
       set({ error: asPlain(e) });
     }
   },
-  dismissError: () => set({ error: undefined, notice: undefined }),
+  dismissError: () => set({ error: undefined, notice: undefined, pending: undefined }),
   closeModel() {
     loadSeq++;
     terminateWorker();
-    set({ ...freshModelView(), files: {}, loadStatus: 'empty', summary: undefined, layouts: {}, error: undefined, notice: undefined });
+    set({ ...freshModelView(), files: {}, allowMissingWeights: false, pending: undefined, loadStatus: 'empty', summary: undefined, layouts: {}, error: undefined, notice: undefined });
   },
 });
 

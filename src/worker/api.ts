@@ -20,6 +20,7 @@ import type {
   GraphLayout,
   GraphSide,
   LayerDetails,
+  LoadChoices,
   LoadSummary,
   PhaseCallback,
   Result,
@@ -67,14 +68,16 @@ export const api = {
   /**
    * Load a prototxt and optionally its caffemodel. The worker reads the Files itself: the bytes never pass through
    * the main thread. A reload of the same files (after a cancel restarted the worker) keeps the folded result.
+   * A pair whose layers lack weights is refused unless the user chose to load it anyway.
    */
-  async load(prototxt: FileIn, caffemodel?: FileIn, reload = false): Promise<Result<LoadSummary>> {
+  async load(prototxt: FileIn, caffemodel?: FileIn, reload = false, opts: LoadChoices = {}): Promise<Result<LoadSummary>> {
     return attempt(async () => {
       const timer = new PhaseTimer();
       const [pb, mb] = await readAll([prototxt, caffemodel]);
       timer.end('read');
       // Parsed before the state is touched: files that fail to load leave the model that was loaded.
       const loaded = loadFiles({ name: prototxt.name, bytes: pb! }, caffemodel && mb ? { name: caffemodel.name, bytes: mb } : undefined, {
+        allowMissingWeights: opts.allowMissingWeights,
         onPhaseEnd: (p) => timer.end(p),
       });
       state = reload ? { layouts: state.layouts, folded: state.folded, after: state.after } : { layouts: {} };

@@ -116,6 +116,12 @@ export interface FileInfo {
   kind: 'prototxt' | 'caffemodel';
 }
 
+/** The user's choices for a load. */
+export interface LoadChoices {
+  /** Load even when layers that need weights have none in the caffemodel ("Load anyway"). */
+  allowMissingWeights?: boolean;
+}
+
 export interface LoadSummary {
   prototxt: FileInfo;
   caffemodel?: FileInfo;

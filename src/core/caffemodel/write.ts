@@ -10,6 +10,8 @@ export interface NewBlob {
   shape: number[];
   /** Copy this blob's shape / legacy dims / raw_data_type fields verbatim and replace only its data. */
   like?: BlobInfo;
+  /** Write the shape as old Caffe did: the legacy num/channels/height/width fields (padded with leading 1s). */
+  legacy?: boolean;
 }
 
 export interface LayerEdit {
@@ -128,11 +130,18 @@ export function encodeBlob(b: NewBlob, src?: Uint8Array): ChunkWriter {
     if (!wrote) data();
     return w;
   }
-  const dims = new ChunkWriter();
-  for (const d of b.shape) dims.varint(d);
-  const shape = new ChunkWriter();
-  shape.message(1, dims);
-  w.message(7, shape);
+  if (b.legacy && b.shape.length <= 4) {
+    [1, 1, 1, 1, ...b.shape].slice(-4).forEach((d, i) => {
+      w.tag(i + 1, 0);
+      w.varint(d);
+    });
+  } else {
+    const dims = new ChunkWriter();
+    for (const d of b.shape) dims.varint(d);
+    const shape = new ChunkWriter();
+    shape.message(1, dims);
+    w.message(7, shape);
+  }
   if (b.dtype === 'float16') {
     w.tag(10, 0);
     w.varint(2);

@@ -4,7 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { concatChunks, decodeHalf, encodeHalf, readCaffemodel } from '../caffemodel';
-import { chainDetails, loadFiles, foldLoaded, type Loaded, type FoldResult } from '../pipeline';
+import { chainDetails, loadFiles, foldLoaded, pairWeights, type Loaded, type FoldResult } from '../pipeline';
+import { isCaffeFoldError } from '../errors';
+import { analyse } from './analyse';
 import { buildNet } from '../net';
 import { lookupMessage } from '../schema';
 import { parsePrototxt, str, message, bool } from '../prototxt';
@@ -236,10 +238,15 @@ describe('patterns', () => {
   it('InnerProduct with a legacy [1,1,N,K] weight shape keeps that shape', () => {
     const net: TestNet = {
       input: { name: 'data', shape: [1, 5] },
-      layers: [{ name: 'fc', type: 'InnerProduct', bottoms: ['data'], tops: ['fc'], text: 'inner_product_param { num_output: 2 }', blobs: [blob([1, 1, 2, 5]), blob([1, 1, 1, 2])] }, bn('b', 'fc', 'fc', 2)],
+      layers: [{ name: 'fc', type: 'InnerProduct', bottoms: ['data'], tops: ['fc'], text: 'inner_product_param { num_output: 2 }', blobs: [{ ...blob([2, 5]), legacy: true }, { ...blob([2]), legacy: true }] }, bn('b', 'fc', 'fc', 2)],
     };
-    const { after } = fold(net);
-    expect(after.weights.get('fc')!.blobs[0].shape).toEqual([1, 1, 2, 5]);
+    const { after, report } = fold(net);
+    expect(report.chains.map((c) => c.label)).toEqual(['IP+BN']);
+    expect(after.weights.get('fc')!.blobs[0]).toMatchObject({ shapeKind: 'legacy', shape: [1, 1, 2, 5] });
+    expect(after.weights.get('fc')!.blobs[1]).toMatchObject({ shapeKind: 'legacy', shape: [1, 1, 1, 2] });
+    // The same dims as a BlobShape are not the legacy form: Caffe refuses them (Blob::ShapeEquals), and so do we.
+    const asShape: TestNet = { ...net, layers: [{ ...net.layers[0], blobs: [blob([1, 1, 2, 5]), blob([2])] }, net.layers[1]] };
+    expect(() => load(asShape)).toThrow(/param 0 \(weights\) of InnerProduct layer "fc" has the shape \[1, 1, 2, 5\] in the caffemodel, but the prototxt makes it \[2, 5\]/);
   });
 
   it('BN + Scale after an Eltwise become one Scale with bias (pre-activation)', () => {
@@ -346,6 +353,26 @@ describe('refusals', () => {
     const l = load(net);
     return { refusal: l.analysis.refusals.find((r) => r.layer === layer), chains: l.analysis.chains };
   };
+  /**
+   * The analysis alone, on a pair loadFiles refuses (blobs Caffe would not copy): its own refusals stay a defence
+   * for callers of analyse().
+   */
+  const analysisOf = (net: TestNet) => {
+    const built = buildNet(parsePrototxt(prototxtOf(net)));
+    const { weights } = pairWeights(built, readCaffemodel(caffemodelOf(net)));
+    return analyse(built, { weights });
+  };
+  const analysisRefusalOf = (net: TestNet, layer: string, code: string) => {
+    let err: unknown;
+    try {
+      load(net);
+    } catch (e) {
+      err = e;
+    }
+    expect(isCaffeFoldError(err) && err.code, 'loadFiles refuses the pair').toBe(code);
+    const a = analysisOf(net);
+    return { refusal: a.refusals.find((r) => r.layer === layer), chains: a.chains };
+  };
 
   it('use_global_stats: false', () => {
     const { refusal, chains } = refusalOf({ input: input(3), layers: [conv('c', 'data', 'c', 3, 4), bn('b', 'c', 'c', 4, { global: false }), scale('s', 'c', 'c', 4)] }, 'b');
@@ -393,25 +420,26 @@ describe('refusals', () => {
     const pool = { name: 'p', type: 'Pooling', bottoms: ['data'], tops: ['p'], text: 'pooling_param { pool: MAX kernel_size: 2 stride: 2 }' };
     const two = refusalOf({ input: input(3), layers: [pool, bn('b', 'p', 'pb', 3), { name: 's', type: 'Scale', bottoms: ['pb', 'data'], tops: ['s'], text: 'scale_param { axis: 0 }' }] }, 'b');
     expect(two.refusal?.reason).toMatch(/2 bottoms/);
-    const axis = refusalOf({ input: input(3), layers: [pool, bn('b', 'p', 'pb', 3), scale('s', 'pb', 'pb', 3, true, 'axis: 0 ')] }, 'b');
+    // (Blobs of C values, where these Scales make [1] and [C, H]: Caffe refuses the pair; the analysis alone too.)
+    const axis = analysisRefusalOf({ input: input(3), layers: [pool, bn('b', 'p', 'pb', 3), scale('s', 'pb', 'pb', 3, true, 'axis: 0 ')] }, 'b', 'pair-blob-shape');
     expect(axis.refusal?.reason).toMatch(/axis: 0/);
-    const na = refusalOf({ input: input(3), layers: [pool, bn('b', 'p', 'pb', 3), scale('s', 'pb', 'pb', 3, true, 'num_axes: 2 ')] }, 'b');
+    const na = analysisRefusalOf({ input: input(3), layers: [pool, bn('b', 'p', 'pb', 3), scale('s', 'pb', 'pb', 3, true, 'num_axes: 2 ')] }, 'b', 'pair-blob-shape');
     expect(na.refusal?.reason).toMatch(/num_axes: 2/);
     // A conv before them still takes the BN alone; the odd Scale stays.
-    const l = load({ input: input(3), layers: [conv('c', 'data', 'c', 3, 4), bn('b', 'c', 'c', 4), scale('s', 'c', 'c', 4, true, 'num_axes: 2 ')] });
-    expect(l.analysis.chains.map((c) => c.label)).toEqual(['Conv+BN']);
+    const l = analysisOf({ input: input(3), layers: [conv('c', 'data', 'c', 3, 4), bn('b', 'c', 'c', 4), scale('s', 'c', 'c', 4, true, 'num_axes: 2 ')] });
+    expect(l.chains.map((c) => c.label)).toEqual(['Conv+BN']);
   });
 
   it('missing and wrong-shaped blobs', () => {
     const missing: TestNet = { input: input(3), layers: [conv('c', 'data', 'c', 3, 4), { ...bn('b', 'c', 'c', 4), blobs: [] }] };
-    expect(refusalOf(missing, 'b').refusal?.code).toBe('blobs-missing');
+    expect(analysisRefusalOf(missing, 'b', 'pair-blob-count').refusal?.code).toBe('blobs-missing');
     const wrong: TestNet = { input: input(3), layers: [conv('c', 'data', 'c', 3, 4), bn('b', 'c', 'c', 5)] };
-    expect(refusalOf(wrong, 'b').refusal).toMatchObject({ code: 'blobs-shape' });
+    expect(analysisRefusalOf(wrong, 'b', 'pair-blob-shape').refusal).toMatchObject({ code: 'blobs-shape' });
     // A weight blob whose dims disagree with its values (found by the fuzzer: dims [4, 0, 3, 3], 108 values).
     const damaged: TestNet = { input: input(3), layers: [{ ...conv('c', 'data', 'c', 3, 4), blobs: [blob([4, 0, 3, 3], randn(108, 0.5))] }, bn('b', 'c', 'c', 4)] };
-    expect(refusalOf(damaged, 'b').refusal).toMatchObject({ code: 'blobs-shape', reason: expect.stringContaining('declare the shape [4, 0, 3, 3] (0 values) but hold 108') });
+    expect(analysisRefusalOf(damaged, 'b', 'pair-blob-shape').refusal).toMatchObject({ code: 'blobs-shape', reason: expect.stringContaining('declare the shape [4, 0, 3, 3] (0 values) but hold 108') });
     const flat: TestNet = { input: input(1), layers: [{ ...conv('c', 'data', 'c', 1, 4, { k: 1 }), blobs: [blob([4])] }, bn('b', 'c', 'c', 4)] };
-    expect(refusalOf(flat, 'b').refusal).toMatchObject({ code: 'blobs-shape', reason: expect.stringContaining('have the shape [4]') });
+    expect(analysisRefusalOf(flat, 'b', 'pair-blob-shape').refusal).toMatchObject({ code: 'blobs-shape', reason: expect.stringContaining('have the shape [4]') });
   });
 
   it('NaN or negative variance: refused with a warning', () => {
@@ -466,7 +494,10 @@ layer { name: "d" type: "ReLU" bottom: "data" top: "d" include { max_level: 2 } 
   it('pairing reports layers with weights on one side only', () => {
     const net: TestNet = { input: input(3), layers: [conv('c', 'data', 'c', 3, 4), bn('b', 'c', 'c', 4)] };
     const text = prototxtOf({ ...net, layers: [...net.layers, { ...conv('extra', 'c', 'e', 4, 4) }] });
-    const l = loadFiles({ name: 'a.prototxt', bytes: enc.encode(text) }, { name: 'a.caffemodel', bytes: caffemodelOf({ ...net, layers: [...net.layers, { name: 'stale', type: 'Convolution', blobs: [blob([1, 1, 1, 1])] }] }) });
+    const model = { name: 'a.caffemodel', bytes: caffemodelOf({ ...net, layers: [...net.layers, { name: 'stale', type: 'Convolution', blobs: [blob([1, 1, 1, 1])] }] }) };
+    // Layers without weights are an error unless allowed.
+    expect(() => loadFiles({ name: 'a.prototxt', bytes: enc.encode(text) }, model)).toThrow(/layer "extra": 1 layer of the prototxt needs weights and has none/);
+    const l = loadFiles({ name: 'a.prototxt', bytes: enc.encode(text) }, model, { allowMissingWeights: true });
     expect(l.pairing.missing).toEqual(['extra']);
     expect(l.pairing.unused).toEqual(['stale']);
   });
