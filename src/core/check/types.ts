@@ -41,6 +41,8 @@ export interface OutputComparison {
   /** The bound maxRelError was held to (see WholeNetCheck.noise). */
   threshold: number;
   pass: boolean;
+  /** This output's own float32 noise (maxRelError of the original against itself on a 1-ulp nudged input). */
+  noise?: number;
 }
 
 export interface Latency {
@@ -56,12 +58,12 @@ export interface WholeNetCheck {
   engine: string;
   /** equal: every output within its threshold; different: at least one is not; not-run: the engine could not run it. */
   status: 'equal' | 'different' | 'not-run';
-  /** For not-run: exactly why (the layer and its type where the engine names one). */
+  /** For not-run: exactly why (the layer and its type where the engine names one). For different: what differs. */
   reason?: string;
   seed: number;
   inputs: { name: string; shape: number[] }[];
   outputs: OutputComparison[];
-  /** The float32 noise this net shows on its own (see the check's doc), which sets the thresholds. */
+  /** The float32 noise this net shows on its own (see the check's doc), which sets the thresholds: the worst output's. */
   noise: number;
   latency?: Latency;
 }

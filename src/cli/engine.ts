@@ -1,0 +1,206 @@
+/**
+ * The whole-net check's engine in Node: OpenCV DNN compiled to WebAssembly (@techstark/opencv-js), behind core's
+ * Engine interface (src/core/check/types.ts).
+ *
+ * Facts about this build that shape the code (measured on it, see test/engine.test.ts):
+ * - the module loads in ~0.7–2.5 s; `require` returns the Emscripten module, ready after `onRuntimeInitialized`
+ *   (some builds return a Promise or a thenable: all three are handled);
+ * - it installs process handlers that abort the runtime on any uncaught exception or unhandled rejection
+ *   anywhere in the process: they are removed again;
+ * - files go in through its in-memory file system (`FS_createDataFile`), `readNetFromCaffe(path, path)` reads
+ *   them and they are unlinked at once (the net keeps its own copy of the weights);
+ * - its C++ exceptions arrive as a number (a pointer): `exceptionFromPtr(n).msg` is the text;
+ * - `dnn_Net` has no `enableFusion`: BatchNorm/Scale fusion is kept off by requesting the producer's output
+ *   (core decides which); `forward2` takes a plain array of layer names (a StringVector throws);
+ * - a net forwarded once and then asked for a different set of outputs returns wrong values: EngineNet refuses
+ *   a second, different set of outputs (build a fresh net for every configuration);
+ * - an input is made as an H×W Mat with C channels (HWC) and `blobFromImage` turns it into [1, C, H, W]; this
+ *   build binds neither N-d Mats nor `blobFromImages`, so only one 4-d image of at most 512 channels goes in;
+ * - WebAssembly memory is at most 1 GiB and does not shrink: every Mat, MatVector and net is deleted.
+ */
+import { createRequire } from 'node:module';
+import type { Engine, EngineNet, EngineTensor } from '../core/check/types';
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- opencv.js has no useful types for the dnn module */
+type Cv = any;
+
+let loading: Promise<{ cv: Cv }> | undefined;
+
+/**
+ * Load opencv.js once per process. The module is boxed: it is a thenable whose `then` hands back the module
+ * itself, so a Promise resolved with it would adopt it again, forever.
+ */
+export function loadOpenCv(): Promise<{ cv: Cv }> {
+  loading ??= (async () => {
+    const before = {
+      uncaughtException: process.listeners('uncaughtException').slice(),
+      unhandledRejection: process.listeners('unhandledRejection').slice(),
+    };
+    const require = createRequire(import.meta.url);
+    let cv: Cv = require('@techstark/opencv-js');
+    for (const l of process.listeners('uncaughtException')) if (!before.uncaughtException.includes(l)) process.removeListener('uncaughtException', l);
+    for (const l of process.listeners('unhandledRejection')) if (!before.unhandledRejection.includes(l)) process.removeListener('unhandledRejection', l);
+    if (cv instanceof Promise) cv = (await cv.then((m: Cv) => ({ m }))).m;
+    if (!cv.Mat || !cv.readNetFromCaffe) {
+      await new Promise<void>((resolve) => {
+        const prev = cv.onRuntimeInitialized;
+        cv.onRuntimeInitialized = () => {
+          prev?.();
+          resolve();
+        };
+      });
+    }
+    return { cv };
+  })();
+  return loading;
+}
+
+/** The text of an exception thrown by opencv.js (a C++ exception arrives as a pointer). */
+export function cvErrorText(cv: Cv, e: unknown): string {
+  if (typeof e === 'number') {
+    try {
+      const msg = cv.exceptionFromPtr(e)?.msg;
+      if (typeof msg === 'string' && msg) return tidy(msg);
+    } catch {
+      /* not an exception pointer */
+    }
+    return `OpenCV failed (exception ${e})`;
+  }
+  if (e instanceof Error) return tidy(e.message);
+  return String(e);
+}
+
+/** "OpenCV(4.12.0) /home/ci/…/caffe_io.cpp:1126: error: (-2:Unspecified error) FAILED: x in function 'f'" → "x". */
+function tidy(msg: string): string {
+  return msg
+    .replace(/^OpenCV\([^)]*\)\s+\S+:\d+:\s+error:\s+\([^)]*\)\s*/, '')
+    .replace(/\s+in function '[^']*'\s*$/, '')
+    .trim();
+}
+
+/** WebAssembly memory this build can grow to. */
+export const WASM_MEMORY_LIMIT = 2 ** 30;
+
+let fileCounter = 0;
+
+export interface OpenCvEngineOptions {
+  /** Refuse (with a message) a model whose files need more than this many bytes loaded; default WASM_MEMORY_LIMIT. */
+  memoryLimit?: number;
+}
+
+/** Core's Engine over opencv.js. */
+export async function openCvEngine(opts: OpenCvEngineOptions = {}): Promise<Engine> {
+  const { cv } = await loadOpenCv();
+  const limit = opts.memoryLimit ?? WASM_MEMORY_LIMIT;
+  const version = typeof cv.getBuildInformation === 'function' ? /General configuration for OpenCV ([\d.]+)/.exec(cv.getBuildInformation())?.[1] : undefined;
+  return {
+    name: `OpenCV DNN ${version ?? '4.12.0'} (WebAssembly)`,
+    load(prototxt: Uint8Array, caffemodel: Uint8Array): EngineNet {
+      const live = cv.HEAPU8 ? (cv.HEAPU8.length as number) : 0;
+      // Reading a model holds the file, its parsed message and the net's blobs at once: about 3× the file.
+      const need = 3 * caffemodel.length + prototxt.length;
+      if (need > limit) {
+        throw new Error(
+          `the model is too big for OpenCV in WebAssembly: reading its ${(caffemodel.length / 2 ** 20).toFixed(0)} MB of weights needs about ${(need / 2 ** 20).toFixed(0)} MB, and WebAssembly memory is limited to ${(limit / 2 ** 20).toFixed(0)} MB`,
+        );
+      }
+      const id = `${process.pid}_${++fileCounter}`;
+      const p = `/cf_${id}.prototxt`;
+      const w = `/cf_${id}.caffemodel`;
+      let net: Cv;
+      try {
+        cv.FS_createDataFile('/', p.slice(1), prototxt, true, false, false);
+        cv.FS_createDataFile('/', w.slice(1), caffemodel, true, false, false);
+        net = cv.readNetFromCaffe(p, w);
+      } catch (e) {
+        throw new Error(memoryHint(cvErrorText(cv, e), live, cv));
+      } finally {
+        for (const f of [p, w]) {
+          try {
+            cv.FS_unlink(f);
+          } catch {
+            /* was not created */
+          }
+        }
+      }
+      let asked: string | undefined;
+      let disposed = false;
+      return {
+        forward(inputs: EngineTensor[], outputs: string[]): EngineTensor[] {
+          if (disposed) throw new Error('this net was disposed');
+          const key = JSON.stringify(outputs);
+          if (asked !== undefined && asked !== key) {
+            throw new Error('OpenCV returns wrong values when a net already run is asked for other outputs: load a fresh net for every set of outputs');
+          }
+          asked = key;
+          const mats: Cv[] = [];
+          const mv = new cv.MatVector();
+          try {
+            for (const t of inputs) {
+              const blob = toBlob(cv, t);
+              mats.push(blob);
+              net.setInput(blob, t.name);
+            }
+            try {
+              net.forward2(mv, outputs);
+            } catch (e) {
+              throw new Error(memoryHint(cvErrorText(cv, e), live, cv));
+            }
+            const res: EngineTensor[] = [];
+            for (let i = 0; i < outputs.length; i++) {
+              const m = mv.get(i);
+              mats.push(m);
+              let data: Float32Array;
+              if (m.depth() === cv.CV_32F) data = (m.data32F as Float32Array).slice();
+              else {
+                const f = new cv.Mat();
+                mats.push(f);
+                m.convertTo(f, cv.CV_32F);
+                data = (f.data32F as Float32Array).slice();
+              }
+              res.push({ name: outputs[i], shape: Array.from(m.matSize as number[]), data });
+            }
+            return res;
+          } finally {
+            for (const m of mats) m.delete();
+            mv.delete();
+          }
+        },
+        dispose() {
+          if (!disposed) net.delete();
+          disposed = true;
+        },
+      };
+    },
+  };
+}
+
+function memoryHint(msg: string, _before: number, cv: Cv): string {
+  if (/bad_alloc|Insufficient memory|out of memory|OOM|Cannot enlarge memory|memory access out of bounds/i.test(msg)) {
+    return `${msg} (OpenCV ran out of WebAssembly memory: ${((cv.HEAPU8?.length ?? 0) / 2 ** 20).toFixed(0)} MB in use of at most ${(WASM_MEMORY_LIMIT / 2 ** 20).toFixed(0)} MB)`;
+  }
+  return msg;
+}
+
+/** [1, C, H, W] float32 → an OpenCV blob; other shapes are refused with why. */
+function toBlob(cv: Cv, t: EngineTensor): Cv {
+  const s = t.shape;
+  if (s.length !== 4 || s[0] !== 1) {
+    throw new Error(`input "${t.name}" has shape [${s.join(', ')}]: OpenCV in WebAssembly takes one image, [1, C, H, W], per input`);
+  }
+  const [, c, h, w] = s;
+  if (c < 1 || c > 512) throw new Error(`input "${t.name}" has ${c} channels: OpenCV in WebAssembly takes 1 to 512`);
+  if (t.data.length !== c * h * w) throw new Error(`input "${t.name}": ${t.data.length} values for shape [${s.join(', ')}]`);
+  const img = new cv.Mat(h, w, cv.CV_32F + ((c - 1) << 3));
+  try {
+    const d = img.data32F as Float32Array;
+    const hw = h * w;
+    for (let ch = 0; ch < c; ch++) {
+      const src = ch * hw;
+      for (let i = 0; i < hw; i++) d[i * c + ch] = t.data[src + i];
+    }
+    return cv.blobFromImage(img, 1.0, new cv.Size(w, h), new cv.Scalar(0, 0, 0, 0), false, false, cv.CV_32F);
+  } finally {
+    img.delete();
+  }
+}
