@@ -28,15 +28,15 @@ function files() {
   return { dir, model, weights };
 }
 
-const run = (args: string[]) => {
+const run = async (args: string[]) => {
   const out: string[] = [];
   const err: string[] = [];
-  const r = runCli(args, (s) => out.push(s), (s) => err.push(s));
+  const r = await runCli(args, (s) => out.push(s), (s) => err.push(s));
   return { ...r, out: out.join('\n'), err: err.join('\n') };
 };
 
 describe('CLI', () => {
-  it('takes the classic merge script\'s flags, underscore and dash forms', () => {
+  it('takes the classic merge script\'s flags, underscore and dash forms', async () => {
     expect(parseArgs(['--model', 'a', '--weights', 'b', '--output_model', 'c', '--output-weights', 'd', '--skip', 'x', 'y', '--zero-factor', 'one', '--dry-run'])).toMatchObject({
       model: 'a',
       weights: 'b',
@@ -49,10 +49,10 @@ describe('CLI', () => {
     expect(parseArgs(['--model=a', '--weights=b'])).toMatchObject({ model: 'a', weights: 'b' });
   });
 
-  it('writes <base>_inference.* beside the inputs by default, with a readable summary; inputs unchanged', () => {
+  it('writes <base>_inference.* beside the inputs by default, with a readable summary; inputs unchanged', async () => {
     const f = files();
     const before = [readFileSync(f.model), readFileSync(f.weights)];
-    const r = run(['--model', f.model, '--weights', f.weights, '--report', join(f.dir, 'r.json')]);
+    const r = await run(['--model', f.model, '--weights', f.weights, '--report', join(f.dir, 'r.json')]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/folded 1 chain\(s\):\n {2}Conv\+BN\+Scale +conv1 → bn1 → sc1/);
     expect(r.out).toMatch(/not folded: 1\n {2}BatchNorm "bn2": its input comes from Pooling "pool"/);
@@ -66,9 +66,9 @@ describe('CLI', () => {
     expect(rep.layers).toEqual({ before: 5, after: 3 });
   });
 
-  it('--dry-run writes nothing but the report; --skip leaves a chain', () => {
+  it('--dry-run writes nothing but the report; --skip leaves a chain', async () => {
     const f = files();
-    const r = run(['--model', f.model, '--weights', f.weights, '--dry-run', '--skip', 'bn1', '--report', join(f.dir, 'r.json')]);
+    const r = await run(['--model', f.model, '--weights', f.weights, '--dry-run', '--skip', 'bn1', '--report', join(f.dir, 'r.json')]);
     expect(r.code).toBe(0);
     expect(existsSync(join(f.dir, 'tiny_inference.caffemodel'))).toBe(false);
     const rep = JSON.parse(readFileSync(join(f.dir, 'r.json'), 'utf8'));
@@ -76,36 +76,36 @@ describe('CLI', () => {
     expect(rep.refusals.map((x: { code: string }) => x.code).sort()).toEqual(['bn-input-not-foldable', 'skipped']);
   });
 
-  it('never overwrites an input, and bad input exits 1 with what and where', () => {
+  it('never overwrites an input, and bad input exits 1 with what and where', async () => {
     const f = files();
     const size = statSync(f.weights).size;
-    const r = run(['--model', f.model, '--weights', f.weights, '--output_weights', f.weights]);
+    const r = await run(['--model', f.model, '--weights', f.weights, '--output_weights', f.weights]);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/never overwrites its input/);
     expect(statSync(f.weights).size).toBe(size);
     writeFileSync(join(f.dir, 'bad.prototxt'), 'layer {\n  name: "x"\n');
-    const bad = run(['--model', join(f.dir, 'bad.prototxt'), '--weights', f.weights]);
+    const bad = await run(['--model', join(f.dir, 'bad.prototxt'), '--weights', f.weights]);
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/bad\.prototxt:3:1: expected '}' to close "layer"/);
     writeFileSync(join(f.dir, 'cut.caffemodel'), readFileSync(f.weights).subarray(0, 100));
-    const cut = run(['--model', f.model, '--weights', join(f.dir, 'cut.caffemodel')]);
+    const cut = await run(['--model', f.model, '--weights', join(f.dir, 'cut.caffemodel')]);
     expect(cut.code).toBe(1);
     expect(cut.err).toMatch(/cut\.caffemodel at byte \d+: .*cut short/);
-    expect(run(['--weights', f.weights]).code).toBe(2);
-    expect(run(['--model', join(f.dir, 'nope.prototxt'), '--weights', f.weights]).err).toMatch(/cannot read .*nope\.prototxt: no such file/);
+    expect((await run(['--weights', f.weights])).code).toBe(2);
+    expect((await run(['--model', join(f.dir, 'nope.prototxt'), '--weights', f.weights])).err).toMatch(/cannot read .*nope\.prototxt: no such file/);
   });
 
-  it('a file over 2 GB is refused with a message before it is read', () => {
+  it('a file over 2 GB is refused with a message before it is read', async () => {
     const f = files();
     const huge = join(f.dir, 'huge.caffemodel');
     writeFileSync(huge, '');
     truncateSync(huge, 2 ** 31 + 10); // sparse: takes no disk space
-    const r = run(['--model', f.model, '--weights', huge]);
+    const r = await run(['--model', f.model, '--weights', huge]);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/huge\.caffemodel: the file is 2\.00 GB; caffe-fold reads files up to 2 GB/);
   });
 
-  it('npm run fold works as a command (exit codes)', () => {
+  it('npm run fold works as a command (exit codes)', async () => {
     const f = files();
     const ok = spawnSync('npx', ['tsx', 'src/cli/fold.ts', '--model', f.model, '--weights', f.weights, '-q'], { cwd: ROOT, encoding: 'utf8' });
     expect(ok.status, ok.stderr).toBe(0);

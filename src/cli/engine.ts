@@ -15,7 +15,8 @@
  * - a net forwarded once and then asked for a different set of outputs returns wrong values: EngineNet refuses
  *   a second, different set of outputs (build a fresh net for every configuration);
  * - an input is made as an H×W Mat with C channels (HWC) and `blobFromImage` turns it into [1, C, H, W]; this
- *   build binds neither N-d Mats nor `blobFromImages`, so only one 4-d image of at most 512 channels goes in;
+ *   build binds neither N-d Mats nor `blobFromImages`, and blobFromImage takes 1, 3 or 4 channels only, so an
+ *   input must be [1, 1|3|4, H, W];
  * - WebAssembly memory is at most 1 GiB and does not shrink: every Mat, MatVector and net is deleted.
  */
 import { createRequire } from 'node:module';
@@ -136,14 +137,15 @@ export async function openCvEngine(opts: OpenCvEngineOptions = {}): Promise<Engi
           const mats: Cv[] = [];
           const mv = new cv.MatVector();
           try {
-            for (const t of inputs) {
-              const blob = toBlob(cv, t);
-              mats.push(blob);
-              net.setInput(blob, t.name);
-            }
             try {
+              for (const t of inputs) {
+                const blob = toBlob(cv, t);
+                mats.push(blob);
+                net.setInput(blob, t.name);
+              }
               net.forward2(mv, outputs);
             } catch (e) {
+              if (e instanceof Error && !/^(BindingError|RuntimeError)/.test(e.name)) throw e;
               throw new Error(memoryHint(cvErrorText(cv, e), live, cv));
             }
             const res: EngineTensor[] = [];
@@ -189,7 +191,7 @@ function toBlob(cv: Cv, t: EngineTensor): Cv {
     throw new Error(`input "${t.name}" has shape [${s.join(', ')}]: OpenCV in WebAssembly takes one image, [1, C, H, W], per input`);
   }
   const [, c, h, w] = s;
-  if (c < 1 || c > 512) throw new Error(`input "${t.name}" has ${c} channels: OpenCV in WebAssembly takes 1 to 512`);
+  if (c !== 1 && c !== 3 && c !== 4) throw new Error(`input "${t.name}" has ${c} channels: OpenCV in WebAssembly makes an input only of 1, 3 or 4 channels (blobFromImage)`);
   if (t.data.length !== c * h * w) throw new Error(`input "${t.name}": ${t.data.length} values for shape [${s.join(', ')}]`);
   const img = new cv.Mat(h, w, cv.CV_32F + ((c - 1) << 3));
   try {
