@@ -101,6 +101,24 @@ describe('compareModels with a stub engine', () => {
     expect(missing.reason).toMatch(/"prob" of the original are not outputs of the folded net.*"probability" of the folded net are not outputs of the original/);
   });
 
+  it('an engine that takes one image runs a declared batch as 1, and says so; others get the declared shape', () => {
+    const ten = { ...files, prototxt: enc(proto.toString().replace('shape { dim: 1 dim: 3 dim: 32 dim: 32 }', 'shape { dim: 10 dim: 3 dim: 32 dim: 32 }')) };
+    const shapes: number[][] = [];
+    const spy = (single: boolean): Engine => ({
+      name: 'spy',
+      singleImage: single,
+      load: () => ({ forward: (inputs, outputs) => (shapes.push(inputs[0].shape), outputs.map((n) => ({ name: n, shape: [1], data: Float32Array.of(1) }))), dispose() {} }),
+    });
+    const r = compareModels(spy(true), ten, ten, { timingRuns: 0 });
+    expect(r.status).toBe('equal');
+    expect(r.inputs).toEqual([{ name: 'data', shape: [1, 3, 32, 32] }]);
+    expect(r.notes).toEqual([expect.stringMatching(/input "data" is declared with a batch of 10; spy takes one image, so the check runs a batch of 1/)]);
+    expect(shapes.every((s) => s.join() === '1,3,32,32')).toBe(true);
+    shapes.length = 0;
+    expect(compareModels(spy(false), ten, ten, { timingRuns: 0 }).notes).toBeUndefined();
+    expect(shapes[0]).toEqual([10, 3, 32, 32]);
+  });
+
   it('nudges every input value by exactly one float32 ulp', () => {
     const t = { name: 'x', shape: [1, 1, 1, 4], data: Float32Array.of(1, -3.5, 0, 1e-20) };
     const n = nudged([t], 3)[0].data;

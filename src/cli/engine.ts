@@ -96,6 +96,7 @@ export async function openCvEngine(opts: OpenCvEngineOptions = {}): Promise<Engi
   const version = typeof cv.getBuildInformation === 'function' ? /General configuration for OpenCV ([\d.]+)/.exec(cv.getBuildInformation())?.[1] : undefined;
   return {
     name: `OpenCV DNN ${version ?? '4.12.0'} (WebAssembly)`,
+    singleImage: true,
     load(prototxt: Uint8Array, caffemodel: Uint8Array): EngineNet {
       const live = cv.HEAPU8 ? (cv.HEAPU8.length as number) : 0;
       // Reading a model holds the file, its parsed message and the net's blobs at once: about 3× the file.

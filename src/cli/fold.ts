@@ -356,6 +356,7 @@ export function checkTable(c: WholeNetCheck): string[] {
     for (const r of rows) lines.push('  ' + r.map((x, k) => x.padEnd(w[k])).join('  ').trimEnd());
     lines.push(`  noise ${exp(c.noise)} (the original against itself on a 1-ulp nudged input); threshold = max(${MIN_THRESHOLD.toExponential(0)}, ${NOISE_FACTOR} × the output's noise)`);
   }
+  for (const n of c.notes ?? []) lines.push(`  note: ${n}`);
   if (c.reason) lines.push(`  ${c.status === 'not-run' ? 'not run' : 'differs'}: ${c.reason}`);
   if (c.latency) {
     const l = c.latency;

@@ -219,6 +219,15 @@ export function compareModels(engine: Engine, original: ModelFiles, folded: Mode
   } catch (e) {
     return notRun(`the folded net: ${why(e)}`);
   }
+  if (engine.singleImage) {
+    for (const p of [planA, planB]) {
+      for (const i of p.inputs) {
+        if (i.shape.length < 2 || i.shape[0] <= 1) continue;
+        if (p === planA) (result.notes ??= []).push(`input "${i.name}" is declared with a batch of ${i.shape[0]}; ${engine.name} takes one image, so the check runs a batch of 1`);
+        i.shape = [1, ...i.shape.slice(1)];
+      }
+    }
+  }
   result.inputs = planA.inputs.map((i) => ({ name: i.name, shape: i.shape.slice() }));
   const sameInputs = planA.inputs.length === planB.inputs.length && planA.inputs.every((i, k) => i.name === planB.inputs[k].name && i.shape.join() === planB.inputs[k].shape.join());
   if (!sameInputs) {

@@ -26,6 +26,11 @@ export interface EngineNet {
 export interface Engine {
   /** e.g. "OpenCV DNN 4.12.0 (WebAssembly)". */
   readonly name: string;
+  /**
+   * The engine takes one image per input (opencv.js: blobFromImage): a net declared with a batch N > 1 is then
+   * checked on a batch of 1 (BatchNorm and Scale act per channel, the same on every image), and the check says so.
+   */
+  readonly singleImage?: boolean;
   /** Build a net from the files' bytes. Throws an Error whose message says why the engine cannot read it. */
   load(prototxt: Uint8Array, caffemodel: Uint8Array): EngineNet;
 }
@@ -61,7 +66,10 @@ export interface WholeNetCheck {
   /** For not-run: exactly why (the layer and its type where the engine names one). For different: what differs. */
   reason?: string;
   seed: number;
+  /** The inputs as fed (see notes when that is not the declared shape). */
   inputs: { name: string; shape: number[] }[];
+  /** What the check did differently from what the net declares, e.g. a batch of 1 for a declared 10. */
+  notes?: string[];
   outputs: OutputComparison[];
   /** The float32 noise this net shows on its own (see the check's doc), which sets the thresholds: the worst output's. */
   noise: number;
