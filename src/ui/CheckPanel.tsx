@@ -46,9 +46,17 @@ function Verdict({ r }: { r: WholeNetCheck }) {
 }
 
 function Result({ r, wall }: { r: WholeNetCheck; wall?: number }) {
+  // An output that did not move at all when every input value was nudged by one ulp (a saturated softmax, say)
+  // shows little of the weights: said, not hidden.
+  const flat = r.status !== 'not-run' && r.outputs.length > 0 && r.outputs.every((o) => o.maxAbsError === 0) && r.noise === 0;
   return (
     <>
       <Verdict r={r} />
+      {flat && (
+        <p className="muted check-note" data-testid="check-flat">
+          The output did not change at all when the input was nudged (noise 0), e.g. a saturated softmax: it shows little of the weights.
+        </p>
+      )}
       {r.outputs.length > 0 && (
         <table className="check-table" data-testid="check-table" aria-label="Each output of the net, original against folded">
           <thead>
@@ -126,7 +134,7 @@ export function CheckPanel() {
   );
   return (
     <section className="check" aria-labelledby="check-title" data-testid="whole-net-check" data-status={check.result?.status ?? check.status}>
-      <h3 id="check-title">Whole net in OpenCV DNN</h3>
+      <h3 id="check-title">Whole-net check · OpenCV DNN</h3>
       {check.status === 'running' && (
         <div className="check-progress" role="status" aria-live="polite">
           <span className="spinner small" aria-hidden="true" />
