@@ -195,7 +195,8 @@ function why(e: unknown): string {
 
 /**
  * Run the original and the folded pair in `engine` on the same seeded input and compare every net output
- * (the procedure and the threshold are in the module doc).
+ * (the procedure and the threshold are in the module doc). Runs: the original twice (input, nudged input), the
+ * folded once, then with timingRuns > 0 both that many times more, interleaved, for the latency.
  */
 export function compareModels(engine: Engine, original: ModelFiles, folded: ModelFiles, opts: CompareOptions = {}): WholeNetCheck {
   const seed = opts.seed ?? 1;
@@ -308,7 +309,7 @@ export function compareModels(engine: Engine, original: ModelFiles, folded: Mode
     else if (!pass) result.reason = result.outputs.filter((o) => !o.pass).map((o) => `output "${o.name}": max rel. error ${o.maxRelError.toExponential(2)} > ${o.threshold.toExponential(2)}`).join('; ');
 
     if (timingRuns > 0 && netA && netB) {
-      step('timing');
+      step('timing'); // the pinned configuration for both, as checked: no BatchNorm fusion in the original either
       result.latency = time(netA, netB, x, planA, planB, timingRuns);
     }
     step('done');
@@ -319,11 +320,12 @@ export function compareModels(engine: Engine, original: ModelFiles, folded: Mode
   }
 }
 
-/** One warm-up each, then `runs` interleaved runs of both (A, B, A, B, …); medians. */
+/**
+ * `runs` interleaved runs of both (A, B, A, B, …), medians. Both nets are warm already: each has run the check's
+ * input (set-up, allocation), so no separate warm-up is spent (a ResNet-50 run takes seconds in WebAssembly).
+ */
 function time(a: EngineNet, b: EngineNet, x: EngineTensor[], pa: RunPlan, pb: RunPlan, runs: number): Latency | undefined {
   try {
-    a.forward(x, pa.request);
-    b.forward(x, pb.request);
     const ta: number[] = [];
     const tb: number[] = [];
     for (let i = 0; i < runs; i++) {
