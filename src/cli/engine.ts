@@ -107,7 +107,7 @@ export async function openCvEngine(opts: OpenCvEngineOptions = {}): Promise<Engi
   };
   const version = typeof cv.getBuildInformation === 'function' ? /General configuration for OpenCV ([\d.]+)/.exec(cv.getBuildInformation())?.[1] : undefined;
   return {
-    name: `OpenCV DNN ${version ?? '4.12.0'} (WebAssembly)`,
+    name: `OpenCV DNN ${version ?? '(version unknown)'} (WebAssembly)`,
     singleImage: true,
     load(prototxt: Uint8Array, caffemodel: Uint8Array): EngineNet {
       if (crashed) throw new Error(`OpenCV's WebAssembly runtime failed earlier (${crashed}) and cannot be used again in this process`);
