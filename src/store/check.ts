@@ -18,6 +18,8 @@ import type { AppState } from './store';
  * checked on request.
  */
 export const AUTO_CHECK_MAX_BYTES = 120 * 2 ** 20;
+/** The engine refuses bigger models (a quarter of its 1 GiB of WebAssembly memory: check-engine.ts's MAX_MODEL_BYTES). */
+export const ENGINE_MAX_MODEL_BYTES = 256 * 2 ** 20;
 /** After a check, a worker whose WebAssembly memory grew beyond this is ended (that memory never shrinks). */
 const KEEP_ENGINE_MAX_HEAP = 256 * 2 ** 20;
 /** The seed of the check's input, and how many timed runs each net gets. */
@@ -39,6 +41,8 @@ export interface CheckState {
   error?: PlainError;
   /** Why a check did not start on its own. */
   note?: string;
+  /** The model is too big for the engine: no check can be run in the page. */
+  tooBig?: boolean;
   /** Wall time of the whole check, engine load included. */
   ms?: number;
 }
@@ -56,9 +60,9 @@ export interface CheckPair {
 export interface CheckSlice {
   check: CheckState;
   /** Check the current fold (after one: the user's files against the fold's outputs). */
-  runCheck: () => Promise<void>;
-  /** Check any original pair against any folded pair (the compare mode). */
-  runCheckOf: (original: CheckPair, folded: CheckPair) => Promise<void>;
+  runCheck: (opts?: { whenIdle?: boolean }) => Promise<void>;
+  /** Check any original pair against any folded pair; whenIdle: start once the main thread is idle. */
+  runCheckOf: (original: CheckPair, folded: CheckPair, opts?: { whenIdle?: boolean }) => Promise<void>;
   cancelCheck: () => void;
 }
 
@@ -87,6 +91,17 @@ export function checkAfterFold(get: () => AppState, set: (p: Partial<AppState>) 
     return;
   }
   const size = Math.max(pairs.original.caffemodel.file.size, pairs.folded.caffemodel.file.size);
+  if (size > ENGINE_MAX_MODEL_BYTES) {
+    set({
+      check: {
+        ...IDLE_CHECK,
+        status: 'waiting',
+        note: `Not run: the caffemodel is ${formatBytes(size)}; OpenCV in WebAssembly checks models up to ${formatBytes(ENGINE_MAX_MODEL_BYTES)} (its memory is limited to 1 GB). Check it with the command line's --verify.`,
+        tooBig: true,
+      },
+    });
+    return;
+  }
   if (size > AUTO_CHECK_MAX_BYTES) {
     set({
       check: {
@@ -97,8 +112,19 @@ export function checkAfterFold(get: () => AppState, set: (p: Partial<AppState>) 
     });
     return;
   }
-  void s.runCheck();
+  void s.runCheck({ whenIdle: true });
 }
+
+/**
+ * Resolves when the main thread is idle (at most 2 s from now): the check started at the end of a fold waits for
+ * the folded graph and the report to be drawn first, so its worker's start (compiling the 10.9 MB engine on a
+ * second core that may be busy) does not compete with those tasks.
+ */
+const idle = () =>
+  new Promise<void>((resolve) => {
+    if (typeof requestIdleCallback === 'function') requestIdleCallback(() => resolve(), { timeout: 2000 });
+    else setTimeout(resolve, 300);
+  });
 
 /** Stop a running check whose subject is gone (a new fold, another model); its results are dropped. */
 export function abandonCheck(): void {
@@ -110,20 +136,24 @@ const fail = (what: string, hint: string, code = 'check'): PlainError => ({ code
 
 export const createCheckSlice: StateCreator<AppState, [], [], CheckSlice> = (set, get) => ({
   check: IDLE_CHECK,
-  async runCheck() {
+  async runCheck(opts) {
     const pairs = foldPairs(get());
     if ('why' in pairs) {
       set({ check: { ...IDLE_CHECK, status: 'waiting', note: `Not run: ${pairs.why}.` } });
       return;
     }
-    await get().runCheckOf(pairs.original, pairs.folded);
+    await get().runCheckOf(pairs.original, pairs.folded, opts);
   },
-  async runCheckOf(original, folded) {
+  async runCheckOf(original, folded, opts) {
     if (get().check.status === 'running') terminateCheckWorker();
     const seq = ++checkSeq;
-    const t0 = performance.now();
-    set({ check: { status: 'running', step: 'Starting the engine', done: 0, total: 1 } });
     const mine = () => seq === checkSeq;
+    set({ check: { status: 'running', step: 'Starting the engine', done: 0, total: 1 } });
+    if (opts?.whenIdle) {
+      await idle();
+      if (!mine()) return;
+    }
+    const t0 = performance.now();
     const onProgress = Comlink.proxy((step: string, done: number, total: number) => {
       if (mine() && get().check.status === 'running') set({ check: { status: 'running', step, done, total } });
     });

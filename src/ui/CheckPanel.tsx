@@ -57,6 +57,11 @@ function Result({ r, wall }: { r: WholeNetCheck; wall?: number }) {
           The output did not change at all when the input was nudged (noise 0), e.g. a saturated softmax: it shows little of the weights.
         </p>
       )}
+      {r.notes?.map((n, i) => (
+        <p key={i} className="muted check-note">
+          {n}
+        </p>
+      ))}
       {r.outputs.length > 0 && (
         <table className="check-table" data-testid="check-table" aria-label="Each output of the net, original against folded">
           <thead>
@@ -145,6 +150,7 @@ export function CheckPanel() {
           <button type="button" className="btn btn-danger btn-small" onClick={cancelCheck} aria-label="Cancel the check">
             Cancel
           </button>
+          <progress className="check-bar" max={1} value={check.total ? check.done / check.total : 0} aria-label="Whole-net check progress" />
         </div>
       )}
       {check.status === 'waiting' && (
@@ -152,7 +158,7 @@ export function CheckPanel() {
           <div className="callout callout-muted" data-testid="check-verdict">
             {check.note}
           </div>
-          {again('Check the whole net')}
+          {!check.tooBig && again('Check the whole net')}
         </>
       )}
       {check.status === 'cancelled' && (

@@ -97,7 +97,10 @@ const MB = (n: number) => `${(n / 2 ** 20).toFixed(0)} MB`;
 function explain(cv: Cv, e: unknown): Error {
   const msg = cvErrorText(cv, e);
   const heap = cv.HEAPU8 ? (cv.HEAPU8.length as number) : 0;
-  if (aborted || /bad_alloc|Insufficient memory|out of memory|OOM|Cannot enlarge memory|memory access out of bounds|abort\(/i.test(msg)) {
+  // A WebAssembly trap (out of memory shows as "table index is out of bounds" or "memory access out of bounds")
+  // leaves the runtime unusable, like an abort.
+  if (e instanceof Error && (e.name === 'RuntimeError' || /out of bounds|unreachable|abort/i.test(e.message))) aborted ??= msg;
+  if (aborted || /bad_alloc|Insufficient memory|out of memory|OOM|Cannot enlarge memory|out of bounds|abort\(/i.test(msg)) {
     return new Error(
       `OpenCV in WebAssembly ran out of memory (${MB(heap)} in use of at most ${MB(WASM_MEMORY_LIMIT)}): this model is too big for the in-browser engine.`,
     );
@@ -105,22 +108,31 @@ function explain(cv: Cv, e: unknown): Error {
   return new Error(msg);
 }
 
+/** The biggest caffemodel the engine takes: a quarter of its memory (see load). */
+export const MAX_MODEL_BYTES = WASM_MEMORY_LIMIT / 4;
+
 let fileCounter = 0;
+/** Bytes of weights in the nets loaded now. */
+let live = 0;
 
 /** Core's Engine over a ready opencv.js module. */
 export function openCvEngine(cv: Cv): Engine {
   const version = /OpenCV ([\d.]+)/.exec(typeof cv.getBuildInformation === 'function' ? String(cv.getBuildInformation()) : '')?.[1];
   return {
     name: `OpenCV DNN ${version ?? '4.12.0'} (WebAssembly)`,
+    singleImage: true,
     load(prototxt: Uint8Array, caffemodel: Uint8Array): EngineNet {
       if (aborted) throw explain(cv, aborted);
-      // Reading a model holds the file, its parsed message and the net's blobs at once: about 3× the file, on top
-      // of what the heap already holds.
-      const need = 3 * caffemodel.length + prototxt.length;
-      if (need > WASM_MEMORY_LIMIT) {
+      // Measured on this build (src/cli/engine.ts): a model of 251 MB loads, even beside another of 251 MB; one of
+      // 281 MB exhausts the 1 GiB and crashes the runtime for good. So a model over a quarter of the limit is
+      // refused, and one that would not fit beside the nets already loaded (about 3× its size while read) too.
+      if (caffemodel.length > MAX_MODEL_BYTES) {
         throw new Error(
-          `the model is too big for OpenCV in WebAssembly: reading its ${MB(caffemodel.length)} of weights needs about ${MB(need)}, and WebAssembly memory is limited to ${MB(WASM_MEMORY_LIMIT)}`,
+          `the model is too big for OpenCV in WebAssembly: its ${MB(caffemodel.length)} of weights need about ${MB(4 * caffemodel.length)} while they are read, and WebAssembly memory is limited to ${MB(WASM_MEMORY_LIMIT)} (models of up to ${MB(MAX_MODEL_BYTES)} can be checked in the browser)`,
         );
+      }
+      if (live + 3 * caffemodel.length > WASM_MEMORY_LIMIT) {
+        throw new Error(`not enough WebAssembly memory to read this ${MB(caffemodel.length)} model beside the ${MB(live)} of nets already loaded (limit ${MB(WASM_MEMORY_LIMIT)})`);
       }
       const id = ++fileCounter;
       const p = `/cf_${id}.prototxt`;
@@ -143,6 +155,8 @@ export function openCvEngine(cv: Cv): Engine {
       }
       let asked: string | undefined;
       let disposed = false;
+      const size = caffemodel.length;
+      live += size;
       return {
         forward(inputs: EngineTensor[], outputs: string[]): EngineTensor[] {
           if (disposed) throw new Error('this net was disposed');
@@ -155,14 +169,16 @@ export function openCvEngine(cv: Cv): Engine {
           const mats: Cv[] = [];
           const mv = new cv.MatVector();
           try {
-            for (const t of inputs) {
-              const blob = toBlob(cv, t);
-              mats.push(blob);
-              net.setInput(blob, t.name);
-            }
             try {
+              for (const t of inputs) {
+                const blob = toBlob(cv, t);
+                mats.push(blob);
+                net.setInput(blob, t.name);
+              }
               net.forward2(mv, outputs);
             } catch (e) {
+              // Our own refusals (toBlob's) pass as they are; what opencv.js threw is explained.
+              if (e instanceof Error && !/^(BindingError|RuntimeError)/.test(e.name) && !/out of bounds/.test(e.message)) throw e;
               throw explain(cv, e);
             }
             const res: EngineTensor[] = [];
@@ -186,8 +202,10 @@ export function openCvEngine(cv: Cv): Engine {
           }
         },
         dispose() {
-          if (!disposed && !aborted) net.delete();
+          if (disposed) return;
           disposed = true;
+          live -= size;
+          if (!aborted) net.delete();
         },
       };
     },
