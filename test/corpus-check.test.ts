@@ -63,7 +63,8 @@ describe.skipIf(!haveCorpus || !haveOracle)('corpus: folded by the CLI, checked 
       expect(res.code, msgs.join('\n')).toBe(0);
       const original = { prototxt: readFileSync(proto), caffemodel: readFileSync(weights), name: `${name}.prototxt` };
       const folded = { prototxt: readFileSync(outProto), caffemodel: readFileSync(outWeights), name: `${name}_inference.prototxt` };
-      const c = compareModels(await openCvEngine(), original, folded, { timingRuns: TIMED.has(name) ? 5 : 0 });
+      // A fresh instance per net: WebAssembly memory (1 GiB) fragments over many big models and never shrinks.
+      const c = compareModels(await openCvEngine({ fresh: true }), original, folded, { timingRuns: TIMED.has(name) ? 5 : 0 });
       console.log(line(name, c));
       if (exp.status === 'not-run') {
         expect(c.status).toBe('not-run');
@@ -86,7 +87,7 @@ describe.skipIf(!haveCorpus || !haveOracle)('corpus: folded by the CLI, checked 
     const original = { prototxt: readFileSync(proto), caffemodel: readFileSync(weights) };
     for (const factor of [1.01, 1.001]) {
       const wrong = { prototxt: readFileSync(outProto), caffemodel: scaleWeights(readFileSync(outWeights), 'res4c_branch2b', factor) };
-      const c = compareModels(await openCvEngine(), original, wrong, { timingRuns: 0 });
+      const c = compareModels(await openCvEngine({ fresh: true }), original, wrong, { timingRuns: 0 });
       console.log(`[check] resnet50 with res4c_branch2b × ${factor}: ${c.status}; rel ${fmt(c.outputs[0]?.maxRelError)} vs threshold ${fmt(c.outputs[0]?.threshold)}`);
       expect(c.status).toBe('different');
     }

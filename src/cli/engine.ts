@@ -32,13 +32,21 @@ let loading: Promise<{ cv: Cv }> | undefined;
  * Load opencv.js once per process. The module is boxed: it is a thenable whose `then` hands back the module
  * itself, so a Promise resolved with it would adopt it again, forever.
  */
-export function loadOpenCv(): Promise<{ cv: Cv }> {
-  loading ??= (async () => {
+export function loadOpenCv(fresh = false): Promise<{ cv: Cv }> {
+  if (fresh) return instantiate(true);
+  loading ??= instantiate(false);
+  return loading;
+}
+
+/** A new instance of the module (its own 1 GiB of WebAssembly memory) when `fresh`: require's cache is bypassed. */
+function instantiate(fresh: boolean): Promise<{ cv: Cv }> {
+  return (async () => {
     const before = {
       uncaughtException: process.listeners('uncaughtException').slice(),
       unhandledRejection: process.listeners('unhandledRejection').slice(),
     };
     const require = createRequire(import.meta.url);
+    if (fresh) delete require.cache[require.resolve('@techstark/opencv-js')];
     let cv: Cv = require('@techstark/opencv-js');
     for (const l of process.listeners('uncaughtException')) if (!before.uncaughtException.includes(l)) process.removeListener('uncaughtException', l);
     for (const l of process.listeners('unhandledRejection')) if (!before.unhandledRejection.includes(l)) process.removeListener('unhandledRejection', l);
@@ -54,7 +62,6 @@ export function loadOpenCv(): Promise<{ cv: Cv }> {
     }
     return { cv };
   })();
-  return loading;
 }
 
 /** The text of an exception thrown by opencv.js (a C++ exception arrives as a pointer). */
@@ -86,13 +93,18 @@ export const WASM_MEMORY_LIMIT = 2 ** 30;
 let fileCounter = 0;
 
 export interface OpenCvEngineOptions {
+  /**
+   * A new instance of opencv.js with its own memory, instead of the process's shared one. Out of memory corrupts an
+   * instance for good, and freed memory fragments: a process that checks many big models takes a fresh one each.
+   */
+  fresh?: boolean;
   /** The WebAssembly memory to plan loads against (default WASM_MEMORY_LIMIT, the build's maximum); tests raise it to reach the crash. */
   memoryLimit?: number;
 }
 
 /** Core's Engine over opencv.js. */
 export async function openCvEngine(opts: OpenCvEngineOptions = {}): Promise<Engine> {
-  const { cv } = await loadOpenCv();
+  const { cv } = await loadOpenCv(opts.fresh);
   const limit = opts.memoryLimit ?? WASM_MEMORY_LIMIT;
   let live = 0;
   let crashed: string | undefined;
@@ -102,6 +114,11 @@ export async function openCvEngine(opts: OpenCvEngineOptions = {}): Promise<Engi
     if (e instanceof Error && (e.name === 'RuntimeError' || /out of bounds|unreachable|abort/i.test(e.message))) {
       crashed = text;
       return new Error(`OpenCV's WebAssembly runtime failed (${text}); most likely it ran out of memory (at most ${(limit / 2 ** 20).toFixed(0)} MB)`);
+    }
+    if (/Failed to allocate|Insufficient memory|bad_alloc/i.test(text)) {
+      // Measured: after OpenCV's own "Failed to allocate" inside readNetFromCaffe, deleting any net traps.
+      crashed = text;
+      return new Error(`${text}: OpenCV ran out of WebAssembly memory (at most ${(limit / 2 ** 20).toFixed(0)} MB, shared by every net this engine loads)`);
     }
     return new Error(text);
   };
@@ -190,7 +207,12 @@ export async function openCvEngine(opts: OpenCvEngineOptions = {}): Promise<Engi
           if (disposed) return;
           disposed = true;
           live -= size;
-          if (!crashed) net.delete();
+          if (crashed) return;
+          try {
+            net.delete();
+          } catch (e) {
+            crashed = cvErrorText(cv, e);
+          }
         },
       };
     },

@@ -268,9 +268,15 @@ export function compareModels(engine: Engine, original: ModelFiles, folded: Mode
       return notRun(`${engine.name} cannot run the original: ${why(e)}`);
     }
     step('load folded');
+    if (timingRuns === 0) {
+      // Not needed any more: both nets at once only for the interleaved timing (WebAssembly memory is tight).
+      netA.dispose();
+      netA = undefined;
+    }
     try {
       netB = engine.load(folded.prototxt, folded.caffemodel);
     } catch (e) {
+      if (!netA) return notRun(`${engine.name} cannot load the folded net: ${why(e)}`);
       // Perhaps both do not fit at once: free the original and try again, without timing.
       netA.dispose();
       netA = undefined;
@@ -279,7 +285,6 @@ export function compareModels(engine: Engine, original: ModelFiles, folded: Mode
       } catch (e2) {
         return notRun(`${engine.name} cannot load the folded net: ${why(e2)}`);
       }
-      void e;
     }
     step('run folded');
     let outB: Map<string, EngineTensor>;
