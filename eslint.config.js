@@ -37,6 +37,7 @@ export default tseslint.config(
       [[...layer('worker'), ...layer('store'), ...layer('ui'), ...layer('cli')], msg('core', 'worker/store/ui/cli')],
       [['react', 'react-dom', 'react/*', 'comlink', 'zustand', 'zustand/*', '@xyflow/*', 'elkjs', 'elkjs/*'], 'core is pure TypeScript: no React, no comlink, no store, no layout engine.'],
       [['node:*', 'fs', 'path', 'os', 'child_process'], 'core runs in the browser worker too: no Node built-ins (do file I/O in src/cli).'],
+      [['@techstark/*', 'opencv*'], 'core gets its engine handed in (Engine in core/check/types.ts): no OpenCV import.'],
     ]),
   },
   {

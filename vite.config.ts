@@ -14,6 +14,19 @@ const CSP_DEV =
   "default-src 'self'; script-src 'self' 'unsafe-inline'; worker-src 'self' blob:; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; " +
   "connect-src 'self' ws://localhost:* ws://127.0.0.1:*; font-src 'self'";
 
+/**
+ * The whole-net check's worker, and it alone, may evaluate code and compile WebAssembly: OpenCV DNN compiled to
+ * WebAssembly (opencv.js) generates its bindings with `new Function` (embind) and instantiates its wasm from bytes,
+ * which `script-src 'self'` forbids. A dedicated worker's policy is the one its own script's response carries (the
+ * page's meta tag reaches only the document; the page's header only the page's response), so this policy is sent
+ * with that one script (below, and by any server that hosts the build: `assets/check-worker-*.js`). The worker still
+ * loads scripts from this origin only and connects nowhere else; the page keeps `script-src 'self'`, no eval.
+ */
+const CSP_CHECK_WORKER =
+  "default-src 'self'; script-src 'self' 'unsafe-eval' 'wasm-unsafe-eval'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'none'";
+/** The built check worker's entry script (a hashed name; its chunks need only `script-src 'self'`). */
+const CHECK_WORKER_PATH = /\/assets\/check-worker-[\w-]+\.js$/;
+
 function csp(): Plugin {
   let dev = true;
   return {
@@ -23,6 +36,21 @@ function csp(): Plugin {
     },
     transformIndexHtml(html) {
       return html.replace('%CAFFE_FOLD_CSP%', dev ? CSP_DEV : CSP_BUILD);
+    },
+    // Preview/production: every response carries CSP_BUILD (preview.headers below) except the check worker's
+    // script, which carries CSP_CHECK_WORKER instead. The service worker caches the response with its headers, so
+    // the same policy applies offline.
+    configurePreviewServer(server) {
+      server.middlewares.use((req, res, next) => {
+        const path = (req.url ?? '').split('?')[0];
+        if (CHECK_WORKER_PATH.test(path)) {
+          const set = res.setHeader.bind(res);
+          res.setHeader = (name: string, value: number | string | readonly string[]) =>
+            set(name, name.toLowerCase() === 'content-security-policy' ? CSP_CHECK_WORKER : value);
+          res.setHeader('Content-Security-Policy', CSP_CHECK_WORKER);
+        }
+        next();
+      });
     },
   };
 }

@@ -66,6 +66,9 @@ test('offline after one visit: the app loads, folds the sample and downloads bot
     expect(files).toContain(f);
   }
   expect(files.some((f) => /^\/assets\/worker[^/]*\.js$/.test(f))).toBe(true);
+  // The whole-net check's worker and its engine (OpenCV DNN in WebAssembly, one chunk) are precached too.
+  expect(files.some((f) => /^\/assets\/check-worker-[^/]*\.js$/.test(f))).toBe(true);
+  expect(files.some((f) => /^\/assets\/opencv-box-[^/]*\.js$/.test(f))).toBe(true);
 
   // No network from here: anything that still tries to reach the server is recorded (and fails).
   const reachedNetwork: string[] = [];
@@ -84,6 +87,8 @@ test('offline after one visit: the app loads, folds the sample and downloads bot
   await expect(page.getByTestId('count-chains')).toHaveText('7 chains foldable');
   await page.getByRole('button', { name: 'Fold 7 chains' }).click();
   await expect(page.getByText('✓ Folded')).toBeVisible({ timeout: 60_000 });
+  // The whole-net check's engine (OpenCV in WebAssembly, its own worker and chunk) comes from the cache too.
+  await expect(page.getByTestId('whole-net-check')).toHaveAttribute('data-status', 'equal', { timeout: 90_000 });
   const proto = await downloadBytes(page, 'Download sample_inference.prototxt');
   const model = await downloadBytes(page, 'Download sample_inference.caffemodel');
   expect(proto.bytes.equals(readFileSync(reference.prototxt))).toBe(true);

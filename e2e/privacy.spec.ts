@@ -86,6 +86,8 @@ test('no request leaves the origin during a whole session, and the policy forbid
   await expect(page.getByTestId('count-chains')).toHaveText('7 chains foldable');
   await page.getByRole('button', { name: 'Fold 7 chains' }).click();
   await expect(page.getByText('✓ Folded')).toBeVisible({ timeout: 60_000 });
+  // The whole-net check runs (OpenCV DNN in WebAssembly, fetched from this origin by its own worker).
+  await expect(page.getByTestId('whole-net-check')).toHaveAttribute('data-status', 'equal', { timeout: 90_000 });
   const proto = await downloadBytes(page, 'Download sample_inference.prototxt');
   const model = await downloadBytes(page, 'Download sample_inference.caffemodel');
   const zip = await downloadBytes(page, 'Download both as a .zip');
@@ -105,6 +107,22 @@ test('no request leaves the origin during a whole session, and the policy forbid
     ),
   );
   expect(fromWorker).toMatch(/^refused/);
+  // The check worker runs under a policy of its own (its script's header): eval and wasm allowed, for opencv.js,
+  // and still no connection outside this origin.
+  const checkWorker = page.workers().find((w) => /\/assets\/check-worker-[^/]*\.js/.test(w.url()));
+  expect(checkWorker, `the check worker (workers: ${page.workers().map((w) => w.url()).join(', ')})`).toBeTruthy();
+  const checkWorkerPolicy = (await page.request.get(checkWorker!.url())).headers()['content-security-policy'];
+  const cp = parseCsp(checkWorkerPolicy ?? '');
+  expect(cp.get('connect-src')).toEqual(["'self'"]);
+  expect(cp.get('default-src')).toEqual(["'self'"]);
+  expect(cp.get('script-src')).toEqual(["'self'", "'unsafe-eval'", "'wasm-unsafe-eval'"]);
+  const fromCheckWorker = await checkWorker!.evaluate(() =>
+    fetch('https://example.com/caffe-fold-leak').then(
+      () => 'sent',
+      (e: unknown) => `refused: ${String(e)}`,
+    ),
+  );
+  expect(fromCheckWorker).toMatch(/^refused/);
   // And from the page.
   const fromMain = await page.evaluate(() =>
     fetch('https://example.com/caffe-fold-leak').then(

@@ -28,15 +28,15 @@ function files() {
   return { dir, model, weights };
 }
 
-const run = (args: string[]) => {
+const run = async (args: string[]) => {
   const out: string[] = [];
   const err: string[] = [];
-  const r = runCli(args, (s) => out.push(s), (s) => err.push(s));
+  const r = await runCli(args, (s) => out.push(s), (s) => err.push(s));
   return { ...r, out: out.join('\n'), err: err.join('\n') };
 };
 
 describe('CLI', () => {
-  it('takes the classic merge script\'s flags, underscore and dash forms', () => {
+  it('takes the classic merge script\'s flags, underscore and dash forms', async () => {
     expect(parseArgs(['--model', 'a', '--weights', 'b', '--output_model', 'c', '--output-weights', 'd', '--skip', 'x', 'y', '--zero-factor', 'one', '--dry-run'])).toMatchObject({
       model: 'a',
       weights: 'b',
@@ -51,10 +51,10 @@ describe('CLI', () => {
     expect(parseArgs(['--model', 'a', '--allow_missing_weights'])).toMatchObject({ allowMissingWeights: true });
   });
 
-  it('writes <base>_inference.* beside the inputs by default, with a readable summary; inputs unchanged', () => {
+  it('writes <base>_inference.* beside the inputs by default, with a readable summary; inputs unchanged', async () => {
     const f = files();
     const before = [readFileSync(f.model), readFileSync(f.weights)];
-    const r = run(['--model', f.model, '--weights', f.weights, '--report', join(f.dir, 'r.json')]);
+    const r = await run(['--model', f.model, '--weights', f.weights, '--report', join(f.dir, 'r.json')]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/folded 1 chain\(s\):\n {2}Conv\+BN\+Scale +conv1 → bn1 → sc1/);
     expect(r.out).toMatch(/not folded: 1\n {2}BatchNorm "bn2": its input comes from Pooling "pool"/);
@@ -68,9 +68,9 @@ describe('CLI', () => {
     expect(rep.layers).toEqual({ before: 5, after: 3 });
   });
 
-  it('--dry-run writes nothing but the report; --skip leaves a chain', () => {
+  it('--dry-run writes nothing but the report; --skip leaves a chain', async () => {
     const f = files();
-    const r = run(['--model', f.model, '--weights', f.weights, '--dry-run', '--skip', 'bn1', '--report', join(f.dir, 'r.json')]);
+    const r = await run(['--model', f.model, '--weights', f.weights, '--dry-run', '--skip', 'bn1', '--report', join(f.dir, 'r.json')]);
     expect(r.code).toBe(0);
     expect(existsSync(join(f.dir, 'tiny_inference.caffemodel'))).toBe(false);
     const rep = JSON.parse(readFileSync(join(f.dir, 'r.json'), 'utf8'));
@@ -78,30 +78,30 @@ describe('CLI', () => {
     expect(rep.refusals.map((x: { code: string }) => x.code).sort()).toEqual(['bn-input-not-foldable', 'skipped']);
   });
 
-  it('never overwrites an input, and bad input exits 1 with what and where', () => {
+  it('never overwrites an input, and bad input exits 1 with what and where', async () => {
     const f = files();
     const size = statSync(f.weights).size;
-    const r = run(['--model', f.model, '--weights', f.weights, '--output_weights', f.weights]);
+    const r = await run(['--model', f.model, '--weights', f.weights, '--output_weights', f.weights]);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/never overwrites its input/);
     expect(statSync(f.weights).size).toBe(size);
     writeFileSync(join(f.dir, 'bad.prototxt'), 'layer {\n  name: "x"\n');
-    const bad = run(['--model', join(f.dir, 'bad.prototxt'), '--weights', f.weights]);
+    const bad = await run(['--model', join(f.dir, 'bad.prototxt'), '--weights', f.weights]);
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/bad\.prototxt:3:1: expected '}' to close "layer"/);
     writeFileSync(join(f.dir, 'cut.caffemodel'), readFileSync(f.weights).subarray(0, 100));
-    const cut = run(['--model', f.model, '--weights', join(f.dir, 'cut.caffemodel')]);
+    const cut = await run(['--model', f.model, '--weights', join(f.dir, 'cut.caffemodel')]);
     expect(cut.code).toBe(1);
     expect(cut.err).toMatch(/cut\.caffemodel at byte \d+: .*cut short/);
-    expect(run(['--weights', f.weights]).code).toBe(2);
-    expect(run(['--model', join(f.dir, 'nope.prototxt'), '--weights', f.weights]).err).toMatch(/cannot read .*nope\.prototxt: no such file/);
+    expect((await run(['--weights', f.weights])).code).toBe(2);
+    expect((await run(['--model', join(f.dir, 'nope.prototxt'), '--weights', f.weights])).err).toMatch(/cannot read .*nope\.prototxt: no such file/);
   });
 
-  it('a pair Caffe would refuse exits 1 with what, where and what to do, and writes nothing', () => {
+  it('a pair Caffe would refuse exits 1 with what, where and what to do, and writes nothing', async () => {
     const f = files();
     // The same net with conv1 made for 5 input channels: its weights [4, 3, 3, 3] no longer fit.
     writeFileSync(join(f.dir, 'other.prototxt'), prototxtOf({ ...net, input: { name: 'data', shape: [1, 5, 6, 6] } }));
-    const r = run(['--model', join(f.dir, 'other.prototxt'), '--weights', f.weights, '--report', join(f.dir, 'r.json')]);
+    const r = await run(['--model', join(f.dir, 'other.prototxt'), '--weights', f.weights, '--report', join(f.dir, 'r.json')]);
     expect(r.code).toBe(1);
     expect(r.err).toBe(
       'caffe-fold: tiny.caffemodel, layer "conv1": param 0 (weights) of Convolution layer "conv1" has the shape [4, 3, 3, 3] in the caffemodel, but the prototxt makes it [4, 5, 3, 3]; Caffe refuses such a pair ("Cannot copy param 0 weights from layer \'conv1\'; shape mismatch") — these weights belong to another network (or another version of it): give the .caffemodel that was trained with this .prototxt',
@@ -110,39 +110,39 @@ describe('CLI', () => {
 
     // An empty prototxt with the weights: refused, nothing written.
     writeFileSync(join(f.dir, 'empty.prototxt'), '');
-    const empty = run(['--model', join(f.dir, 'empty.prototxt'), '--weights', f.weights]);
+    const empty = await run(['--model', join(f.dir, 'empty.prototxt'), '--weights', f.weights]);
     expect(empty.code).toBe(1);
     expect(empty.err).toMatch(/^caffe-fold: empty\.prototxt: the network definition is empty: there is nothing to fold or draw — /);
     expect(readdirSync(f.dir).sort()).toEqual(['empty.prototxt', 'other.prototxt', 'tiny.caffemodel', 'tiny.prototxt']);
   });
 
-  it('layers without weights: exit 1 by default; --allow-missing-weights folds with the warning', () => {
+  it('layers without weights: exit 1 by default; --allow-missing-weights folds with the warning', async () => {
     const f = files();
     const extra = { name: 'conv2', type: 'Convolution', bottoms: ['conv1'], tops: ['conv2'], text: 'convolution_param { num_output: 2 kernel_size: 1 }' };
     writeFileSync(join(f.dir, 'more.prototxt'), prototxtOf({ ...net, layers: [...net.layers.slice(0, 3), extra, ...net.layers.slice(3)] }));
     const args = ['--model', join(f.dir, 'more.prototxt'), '--weights', f.weights];
-    const r = run(args);
+    const r = await run(args);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/^caffe-fold: more\.prototxt, layer "conv2": 1 layer of the prototxt needs weights and has none in the caffemodel: "conv2"; .* \(command line: --allow-missing-weights\)$/);
     expect(existsSync(join(f.dir, 'more_inference.prototxt'))).toBe(false);
-    const ok = run([...args, '--allow-missing-weights']);
+    const ok = await run([...args, '--allow-missing-weights']);
     expect(ok.code, ok.err).toBe(0);
     expect(ok.out).toMatch(/folded 1 chain\(s\)/);
     expect(ok.out).toContain('warning: 1 layer(s) of the prototxt have no weights in the caffemodel: conv2');
     expect(existsSync(join(f.dir, 'more_inference.prototxt'))).toBe(true);
   });
 
-  it('a file over 2 GB is refused with a message before it is read', () => {
+  it('a file over 2 GB is refused with a message before it is read', async () => {
     const f = files();
     const huge = join(f.dir, 'huge.caffemodel');
     writeFileSync(huge, '');
     truncateSync(huge, 2 ** 31 + 10); // sparse: takes no disk space
-    const r = run(['--model', f.model, '--weights', huge]);
+    const r = await run(['--model', f.model, '--weights', huge]);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/huge\.caffemodel: the file is 2\.00 GB; caffe-fold reads files up to 2 GB/);
   });
 
-  it('npm run fold works as a command (exit codes)', () => {
+  it('npm run fold works as a command (exit codes)', async () => {
     const f = files();
     const ok = spawnSync('npx', ['tsx', 'src/cli/fold.ts', '--model', f.model, '--weights', f.weights, '-q'], { cwd: ROOT, encoding: 'utf8' });
     expect(ok.status, ok.stderr).toBe(0);

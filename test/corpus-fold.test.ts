@@ -43,14 +43,14 @@ describe.skipIf(!haveCorpus || !haveOracle)('corpus: fold with the CLI, check wi
   const out = join(CACHE, 'folded');
   mkdirSync(out, { recursive: true });
   for (const [name, exp] of Object.entries(EXPECT)) {
-    it(name, { timeout: 600_000 }, () => {
+    it(name, { timeout: 600_000 }, async () => {
       const proto = join(CORPUS, `${name}.prototxt`);
       const weights = corpusWeights(name);
       const outProto = join(out, `${name}_inference.prototxt`);
       const outWeights = join(out, `${name}_inference.caffemodel`);
       const report = join(out, `${name}.report.json`);
       const lines: string[] = [];
-      const res: CliResult = runCli(
+      const res: CliResult = await runCli(
         ['--model', proto, '--weights', weights, '--output_model', outProto, '--output_weights', outWeights, '--report', report, '--quiet'],
         (s) => lines.push(s),
         (s) => lines.push(s),

@@ -19,6 +19,7 @@ import type {
 import { Cancelled, Comlink, call, terminateWorker, workerGeneration } from './bridge';
 import { saveBlob } from './download';
 import { zipBlobs } from './zip';
+import { IDLE_CHECK, abandonCheck, checkAfterFold, createCheckSlice, type CheckSlice } from './check';
 
 export type Selection = { kind: 'layer'; name: string } | { kind: 'chain'; id: string };
 
@@ -82,7 +83,7 @@ export interface JobSlice {
   download: (what: 'prototxt' | 'caffemodel' | 'zip') => Promise<void>;
 }
 
-export type AppState = ModelSlice & ViewSlice & JobSlice;
+export type AppState = ModelSlice & ViewSlice & JobSlice & CheckSlice;
 type Slice<T> = StateCreator<AppState, [], [], T>;
 
 const HEAD_BYTES = 64 * 1024;
@@ -116,15 +117,14 @@ function asPlain(e: unknown): PlainError {
   return fail(`Something went wrong: ${m}`, 'Reload the page and try again; if it happens again, please report it.', 'internal');
 }
 
-/** What belongs to the model on screen and starts over with another one: the view, the fold and its choices. */
-const freshModelView = (): Pick<AppState, 'selection' | 'details' | 'side' | 'result' | 'job' | 'skip'> => ({
-  selection: undefined,
-  details: undefined,
-  side: 'before',
-  result: undefined,
-  job: IDLE_JOB,
-  skip: {},
-});
+/**
+ * What belongs to the model on screen and starts over with another one: the view, the fold and its choices, and
+ * the fold's check (a running one is stopped).
+ */
+const freshModelView = (): Pick<AppState, 'selection' | 'details' | 'side' | 'result' | 'job' | 'skip' | 'check'> => {
+  abandonCheck();
+  return { selection: undefined, details: undefined, side: 'before', result: undefined, job: IDLE_JOB, skip: {}, check: IDLE_CHECK };
+};
 
 export const skipKeyOf = (skip: Record<string, true>) => Object.keys(skip).sort().join('\n');
 
@@ -301,7 +301,9 @@ const createJobSlice: Slice<JobSlice> = (set, get) => ({
   async fold() {
     if (get().job.status === 'running' || !get().files.prototxt) return;
     const skip = Object.keys(get().skip);
-    set((s) => ({ job: { status: 'running', phase: 'parse', done: 0, total: 1 }, error: undefined, result: undefined, side: 'before', layouts: { before: s.layouts.before } }));
+    // The check of the previous fold is stopped: its folded file is about to be replaced.
+    abandonCheck();
+    set((s) => ({ job: { status: 'running', phase: 'parse', done: 0, total: 1 }, error: undefined, result: undefined, side: 'before', layouts: { before: s.layouts.before }, check: IDLE_CHECK }));
     try {
       await ensureLoaded(get);
       const onPhase = Comlink.proxy((phase: FoldPhase, done: number, total: number) => {
@@ -326,6 +328,8 @@ const createJobSlice: Slice<JobSlice> = (set, get) => ({
         await new Promise((r) => setTimeout(r, 0));
         if (get().result?.summary === summary) set({ side: 'after', selection: undefined, details: undefined });
       }
+      // The whole-net check: started on its own for models up to AUTO_CHECK_MAX_BYTES (check.ts).
+      if (get().result?.summary === summary) checkAfterFold(get, set);
     } catch (e) {
       if (e instanceof Cancelled) return;
       set({ job: { ...get().job, status: 'failed' }, error: asPlain(e) });
@@ -363,4 +367,5 @@ export const useAppStore = create<AppState>()((...a) => ({
   ...createModelSlice(...a),
   ...createViewSlice(...a),
   ...createJobSlice(...a),
+  ...createCheckSlice(...a),
 }));

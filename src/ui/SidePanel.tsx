@@ -3,6 +3,7 @@ import { useShallow } from 'zustand/react/shallow';
 import { formatNumber, formatShape, layerCategory, plural } from '../core/display';
 import { useAppStore } from '../store/store';
 import { useProgressive } from './useProgressive';
+import { CheckPanel } from './CheckPanel';
 import type { Chain, ChainDetails, LayerDetails, Refusal } from '../worker/types';
 
 const NONE: never[] = [];
@@ -82,6 +83,7 @@ function FoldedOverview() {
         <KV k="layers removed" v={report.removedLayers.length} />
         <KV k="left as they are" v={report.refusals.length} />
       </dl>
+      <CheckPanel />
       {report.chains.length > 0 && (
         <>
           <h3>Proof per chain (max relative error)</h3>

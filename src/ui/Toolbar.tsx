@@ -133,6 +133,30 @@ function FoldReportLine() {
     <span className="report-line" data-testid="fold-report">
       {report.layers.before} → {report.layers.after} layers
       {report.chains.length > 0 && <span className="muted"> · worst relative error {worst.toExponential(1)}</span>}
+      <CheckStatus />
+    </span>
+  );
+}
+
+/** The whole-net check in one word next to the fold's report line (its table is in the folded overview). */
+function CheckStatus() {
+  const check = useAppStore((s) => s.check);
+  const status = check.status === 'done' ? check.result?.status : check.status;
+  if (!status || status === 'idle') return null;
+  const text: Record<string, [string, string]> = {
+    running: ['whole net: checking…', ''],
+    equal: ['whole net ✓', 'pass'],
+    different: ['whole net ✗ different', 'fail'],
+    'not-run': ['whole net: not run', 'muted'],
+    failed: ['whole net: not run', 'muted'],
+    cancelled: ['whole net: not run', 'muted'],
+    waiting: ['whole net: not run yet', 'muted'],
+  };
+  const [label, cls] = text[status] ?? ['', ''];
+  return (
+    <span data-testid="check-status">
+      <span className="muted"> · </span>
+      <span className={`report-check ${cls}`}>{label}</span>
     </span>
   );
 }

@@ -26,6 +26,11 @@ export interface EngineNet {
 export interface Engine {
   /** e.g. "OpenCV DNN 4.12.0 (WebAssembly)". */
   readonly name: string;
+  /**
+   * The engine takes one image per input (opencv.js: blobFromImage): a net declared with a batch N > 1 is then
+   * checked on a batch of 1 (BatchNorm and Scale act per channel, the same on every image), and the check says so.
+   */
+  readonly singleImage?: boolean;
   /** Build a net from the files' bytes. Throws an Error whose message says why the engine cannot read it. */
   load(prototxt: Uint8Array, caffemodel: Uint8Array): EngineNet;
 }
@@ -41,6 +46,8 @@ export interface OutputComparison {
   /** The bound maxRelError was held to (see WholeNetCheck.noise). */
   threshold: number;
   pass: boolean;
+  /** This output's own float32 noise (maxRelError of the original against itself on a 1-ulp nudged input). */
+  noise?: number;
 }
 
 export interface Latency {
@@ -56,12 +63,15 @@ export interface WholeNetCheck {
   engine: string;
   /** equal: every output within its threshold; different: at least one is not; not-run: the engine could not run it. */
   status: 'equal' | 'different' | 'not-run';
-  /** For not-run: exactly why (the layer and its type where the engine names one). */
+  /** For not-run: exactly why (the layer and its type where the engine names one). For different: what differs. */
   reason?: string;
   seed: number;
+  /** The inputs as fed (see notes when that is not the declared shape). */
   inputs: { name: string; shape: number[] }[];
+  /** What the check did differently from what the net declares, e.g. a batch of 1 for a declared 10. */
+  notes?: string[];
   outputs: OutputComparison[];
-  /** The float32 noise this net shows on its own (see the check's doc), which sets the thresholds. */
+  /** The float32 noise this net shows on its own (see the check's doc), which sets the thresholds: the worst output's. */
   noise: number;
   latency?: Latency;
 }

@@ -1,0 +1,350 @@
+/**
+ * The whole-net check: run the original and the folded pair in a real Caffe engine on the same seeded input and
+ * compare every net output (see types.ts). Pure: the engine is handed in.
+ *
+ * How the verdict is reached:
+ * - Inputs and outputs come from our own parser and shape inference: the inputs are the `input:` blobs and the
+ *   tops of Input layers, with their declared or inferred shapes; the outputs are the blobs no layer reads. The two
+ *   nets must have the same inputs and the same outputs, by name.
+ * - OpenCV fuses BatchNorm, Scale and Power into the layer that produces their input when it sets a net up, unless
+ *   that layer's output is requested. A fused original would be no independent reference (and OpenCV's fusion is
+ *   wrong for grouped Deconvolution), so both nets are asked for ("pinned" at) the output of every layer whose
+ *   output a BatchNorm, Scale or Power layer reads, besides the net outputs. The engine names outputs by LAYER:
+ *   a net output is asked for as its producing layer (OpenCV gives a layer's first top only).
+ * - A net already run and then asked for other outputs returns wrong values in OpenCV, so every net is loaded
+ *   fresh and always asked for the same outputs.
+ * - Error per output: maxAbsError = max |folded − original|, maxRelError = maxAbsError / max |original|.
+ *   The bound comes from the net's own float32 noise, measured: the original is run a second time on the same
+ *   input with every value moved by one float32 ulp, up or down at random; an output's noise is its maxRelError
+ *   between the two runs, and its threshold is max(MIN_THRESHOLD, NOISE_FACTOR × noise). A fold rounds every
+ *   folded weight once to float32 (the same relative size, 2⁻²⁴, as one input ulp) and changes the order of a few
+ *   additions, in every folded layer rather than once at the input; on the corpus an exact fold measures 0.5–4× the
+ *   input-ulp noise (see test/corpus-check.test.ts), so NOISE_FACTOR = 16 leaves room for that and for the spread of
+ *   a single noise sample, while a real mistake (a weight 1 % off, an eps changed) lands orders of magnitude above.
+ * - Anything the engine cannot load or run is 'not-run' with its reason, never 'equal'.
+ */
+import { CaffeFoldError, isCaffeFoldError } from '../errors';
+import { buildNet, type Net, type NetLayer } from '../net';
+import { parsePrototxtFile } from '../pipeline';
+import { inferShapes } from '../shapes';
+import { mulberry32, randomNormal } from '../fold/reference';
+import type { Engine, EngineNet, EngineTensor, Latency, OutputComparison, WholeNetCheck } from './types';
+
+export type { Engine, EngineNet, EngineTensor, Latency, OutputComparison, WholeNetCheck } from './types';
+
+export interface ModelFiles {
+  prototxt: Uint8Array;
+  caffemodel: Uint8Array;
+  /** For messages, e.g. the prototxt's file name. */
+  name?: string;
+}
+
+export interface CompareOptions {
+  /** Seed of the input (default 1). */
+  seed?: number;
+  /** Timed runs of each net after a warm-up (default 5); 0: no timing. */
+  timingRuns?: number;
+  onProgress?: (step: string, done: number, total: number) => void;
+}
+
+/** The threshold is NOISE_FACTOR × the measured noise, and never below MIN_THRESHOLD (see the module doc). */
+export const NOISE_FACTOR = 16;
+export const MIN_THRESHOLD = 1e-5;
+
+/** The layer types OpenCV fuses into the layer before them when that layer's output is not requested. */
+const FUSED_TYPES = new Set(['BatchNorm', 'Scale', 'Power']);
+
+/** What to feed a net and what to ask it for, from our own reading of its prototxt. */
+export interface RunPlan {
+  inputs: { name: string; shape: number[] }[];
+  /** Net output blob → the engine's name of the layer that produces it. */
+  outputs: Map<string, string>;
+  /** Engine layer names whose outputs are requested to keep BatchNorm/Scale/Power from being fused into them. */
+  pins: string[];
+  /** Everything asked of the engine, in this order: outputs first, then pins. */
+  request: string[];
+}
+
+/** Read a prototxt into a RunPlan; throws an Error saying why the net cannot be run. */
+export function planRun(prototxt: Uint8Array, file = 'prototxt'): RunPlan {
+  const doc = parsePrototxtFile({ name: file, bytes: prototxt });
+  const net = buildNet(doc);
+  const { shapes } = inferShapes(net);
+  const engineName = engineLayerNames(net);
+
+  const inputs: RunPlan['inputs'] = [];
+  for (const i of net.inputs) inputs.push({ name: i.name, shape: i.shape ?? [] });
+  for (const l of net.layers) {
+    if (l.type !== 'Input') continue;
+    l.topRefs.forEach((r) => inputs.push({ name: r.name, shape: shapes.get(r.id) ?? [] }));
+  }
+  if (inputs.length === 0) {
+    const data = net.layers.find((l) => /Data$/.test(l.type));
+    throw new Error(
+      data
+        ? `the net has no declared input, only the data layer "${data.name}" (${data.type}): give the deploy prototxt (with an Input layer or input_shape)`
+        : 'the net declares no input (no "input:" and no Input layer)',
+    );
+  }
+  for (const i of inputs) {
+    if (i.shape.length === 0 || i.shape.some((d) => !Number.isInteger(d) || d < 1)) {
+      throw new Error(`input "${i.name}" has no known shape${i.shape.length ? ` ([${i.shape.join(', ')}])` : ''}: declare it with input_shape or an Input layer's shape`);
+    }
+  }
+
+  const outputs = new Map<string, string>();
+  for (const o of net.outputs) {
+    const p = net.producer.get(o.id) ?? -1;
+    if (p < 0) continue; // an input nobody reads is no output
+    const layer = net.layers[p];
+    if (layer.type === 'Input') continue;
+    const k = layer.topRefs.findIndex((r) => r.id === o.id);
+    if (k !== 0) {
+      throw new Error(`net output "${o.name}" is top ${k + 1} of ${layer.type} layer "${layer.name}": the engine returns only a layer's first top`);
+    }
+    outputs.set(o.name, engineName.get(layer)!);
+  }
+  if (outputs.size === 0) throw new Error('the net has no output (every blob is read by some layer)');
+
+  const pins: string[] = [];
+  for (const l of net.layers) {
+    if (!FUSED_TYPES.has(l.type)) continue;
+    for (const r of l.bottomRefs) {
+      const p = net.producer.get(r.id) ?? -1;
+      if (p < 0) continue;
+      const prod = net.layers[p];
+      // An Input layer is not a layer to the engine, and only a first top can be asked for (and fused into).
+      if (prod.type === 'Input' || prod.topRefs[0]?.id !== r.id) continue;
+      const n = engineName.get(prod)!;
+      if (!pins.includes(n)) pins.push(n);
+    }
+  }
+  const request = [...new Set([...outputs.values()])];
+  for (const p of pins) if (!request.includes(p)) request.push(p);
+  return { inputs, outputs, pins, request };
+}
+
+/** OpenCV's names of the layers: its Caffe importer reads every layer of the file (no phase rules) and renames
+ * the n-th repeat of a name to `name_n`. */
+function engineLayerNames(net: Net): Map<NetLayer, string> {
+  const all = [...net.layers.map((l) => ({ l, at: l.field.nameSpan.start, name: l.name })), ...net.excluded.map((x) => ({ l: undefined, at: x.field.nameSpan.start, name: x.name }))];
+  all.sort((a, b) => a.at - b.at);
+  const count = new Map<string, number>();
+  const out = new Map<NetLayer, string>();
+  for (const { l, name } of all) {
+    const n = count.get(name) ?? 0;
+    count.set(name, n + 1);
+    if (l) out.set(l, n ? `${name}_${n}` : name);
+  }
+  return out;
+}
+
+/** The seeded input: N(0, 1) values, rounded to float32. */
+export function seededInputs(inputs: { name: string; shape: number[] }[], seed: number): EngineTensor[] {
+  return inputs.map((i, k) => {
+    const n = i.shape.reduce((a, b) => a * b, 1);
+    return { name: i.name, shape: i.shape.slice(), data: Float32Array.from(randomNormal(n, seed + 7919 * k)) };
+  });
+}
+
+/** Every value moved by one float32 ulp, up or down at random (the noise probe). */
+export function nudged(inputs: EngineTensor[], seed: number): EngineTensor[] {
+  const next = mulberry32(seed ^ 0x5bd1e995);
+  return inputs.map((t) => {
+    const data = t.data.slice();
+    const bits = new Int32Array(data.buffer, data.byteOffset, data.length);
+    for (let i = 0; i < data.length; i++) {
+      const up = next() < 0.5;
+      const x = data[i];
+      if (x === 0) data[i] = up ? 1.401298464324817e-45 : -1.401298464324817e-45;
+      else if (Number.isFinite(x)) bits[i] += (x > 0) === up ? 1 : -1; // away from or towards zero
+    }
+    return { ...t, data };
+  });
+}
+
+/** maxAbs and maxRel of `got` against `ref`; NaN where only one side is NaN counts as infinitely wrong. */
+export function outputError(ref: Float32Array, got: Float32Array): { maxAbsError: number; maxRelError: number } {
+  if (ref.length !== got.length) return { maxAbsError: Infinity, maxRelError: Infinity };
+  let maxAbs = 0;
+  let scale = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const a = ref[i];
+    const b = got[i];
+    let d = Math.abs(a - b);
+    if (Number.isNaN(d)) d = Number.isNaN(a) && Number.isNaN(b) ? 0 : a === b ? 0 : Infinity;
+    if (d > maxAbs) maxAbs = d;
+    const m = Math.abs(a);
+    if (m > scale && m !== Infinity) scale = m;
+  }
+  return { maxAbsError: maxAbs, maxRelError: scale > 0 ? maxAbs / scale : maxAbs === 0 ? 0 : Infinity };
+}
+
+const median = (xs: number[]) => {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const now = (): number => (globalThis as { performance?: { now(): number } }).performance?.now() ?? Date.now();
+
+/** Why something failed, for a 'not-run' reason. */
+function why(e: unknown): string {
+  if (isCaffeFoldError(e)) return (e as CaffeFoldError).message;
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * Run the original and the folded pair in `engine` on the same seeded input and compare every net output
+ * (the procedure and the threshold are in the module doc). Runs: the original twice (input, nudged input), the
+ * folded once, then with timingRuns > 0 both that many times more, interleaved, for the latency.
+ */
+export function compareModels(engine: Engine, original: ModelFiles, folded: ModelFiles, opts: CompareOptions = {}): WholeNetCheck {
+  const seed = opts.seed ?? 1;
+  const timingRuns = Math.max(0, Math.floor(opts.timingRuns ?? 5));
+  const total = 5 + (timingRuns > 0 ? 1 : 0);
+  let done = 0;
+  const step = (s: string) => opts.onProgress?.(s, done++, total);
+  const result: WholeNetCheck = { engine: engine.name, status: 'not-run', seed, inputs: [], outputs: [], noise: 0 };
+  const notRun = (reason: string): WholeNetCheck => ({ ...result, status: 'not-run', reason });
+
+  step('read');
+  let planA: RunPlan;
+  let planB: RunPlan;
+  try {
+    planA = planRun(original.prototxt, original.name ?? 'original');
+  } catch (e) {
+    return notRun(`the original: ${why(e)}`);
+  }
+  try {
+    planB = planRun(folded.prototxt, folded.name ?? 'folded');
+  } catch (e) {
+    return notRun(`the folded net: ${why(e)}`);
+  }
+  if (engine.singleImage) {
+    for (const p of [planA, planB]) {
+      for (const i of p.inputs) {
+        if (i.shape.length < 2 || i.shape[0] <= 1) continue;
+        if (p === planA) (result.notes ??= []).push(`input "${i.name}" is declared with a batch of ${i.shape[0]}; ${engine.name} takes one image, so the check runs a batch of 1`);
+        i.shape = [1, ...i.shape.slice(1)];
+      }
+    }
+  }
+  result.inputs = planA.inputs.map((i) => ({ name: i.name, shape: i.shape.slice() }));
+  const sameInputs = planA.inputs.length === planB.inputs.length && planA.inputs.every((i, k) => i.name === planB.inputs[k].name && i.shape.join() === planB.inputs[k].shape.join());
+  if (!sameInputs) {
+    const s = (p: RunPlan) => p.inputs.map((i) => `${i.name} [${i.shape.join(', ')}]`).join(', ');
+    return { ...result, status: 'different', reason: `the inputs differ: original ${s(planA)}, folded ${s(planB)}` };
+  }
+  const onlyA = [...planA.outputs.keys()].filter((n) => !planB.outputs.has(n));
+  const onlyB = [...planB.outputs.keys()].filter((n) => !planA.outputs.has(n));
+  const problems: string[] = [];
+  if (onlyA.length) problems.push(`output(s) ${onlyA.map((n) => `"${n}"`).join(', ')} of the original are not outputs of the folded net`);
+  if (onlyB.length) problems.push(`output(s) ${onlyB.map((n) => `"${n}"`).join(', ')} of the folded net are not outputs of the original`);
+  const names = [...planA.outputs.keys()].filter((n) => planB.outputs.has(n));
+
+  const x = seededInputs(planA.inputs, seed);
+  const run = (net: EngineNet, inputs: EngineTensor[], plan: RunPlan): Map<string, EngineTensor> => {
+    const outs = net.forward(inputs, plan.request);
+    const byLayer = new Map(plan.request.map((n, k) => [n, outs[k]]));
+    return new Map(names.map((n) => [n, byLayer.get(plan.outputs.get(n)!)!]));
+  };
+
+  let netA: EngineNet | undefined;
+  let netB: EngineNet | undefined;
+  try {
+    step('load original');
+    try {
+      netA = engine.load(original.prototxt, original.caffemodel);
+    } catch (e) {
+      return notRun(`${engine.name} cannot load the original: ${why(e)}`);
+    }
+    step('run original');
+    let refA: Map<string, EngineTensor>;
+    let probe: Map<string, EngineTensor>;
+    try {
+      refA = run(netA, x, planA);
+      probe = run(netA, nudged(x, seed), planA);
+    } catch (e) {
+      return notRun(`${engine.name} cannot run the original: ${why(e)}`);
+    }
+    step('load folded');
+    if (timingRuns === 0) {
+      // Not needed any more: both nets at once only for the interleaved timing (WebAssembly memory is tight).
+      netA.dispose();
+      netA = undefined;
+    }
+    try {
+      netB = engine.load(folded.prototxt, folded.caffemodel);
+    } catch (e) {
+      if (!netA) return notRun(`${engine.name} cannot load the folded net: ${why(e)}`);
+      // Perhaps both do not fit at once: free the original and try again, without timing.
+      netA.dispose();
+      netA = undefined;
+      try {
+        netB = engine.load(folded.prototxt, folded.caffemodel);
+      } catch (e2) {
+        return notRun(`${engine.name} cannot load the folded net: ${why(e2)}`);
+      }
+    }
+    step('run folded');
+    let outB: Map<string, EngineTensor>;
+    try {
+      outB = run(netB, x, planB);
+    } catch (e) {
+      return notRun(`${engine.name} cannot run the folded net: ${why(e)}`);
+    }
+
+    let noise = 0;
+    for (const n of names) {
+      const a = refA.get(n)!;
+      const b = outB.get(n)!;
+      const own = outputError(a.data, probe.get(n)!.data).maxRelError;
+      const threshold = Math.max(MIN_THRESHOLD, NOISE_FACTOR * own);
+      if (Number.isFinite(own)) noise = Math.max(noise, own);
+      const sameShape = a.shape.join() === b.shape.join();
+      const err = sameShape ? outputError(a.data, b.data) : { maxAbsError: Infinity, maxRelError: Infinity };
+      if (!sameShape) problems.push(`output "${n}" has shape [${a.shape.join(', ')}] in the original and [${b.shape.join(', ')}] in the folded net`);
+      const c: OutputComparison = { name: n, shape: a.shape.slice(), ...err, threshold, pass: err.maxRelError <= threshold, noise: own };
+      result.outputs.push(c);
+    }
+    result.noise = noise;
+    const pass = problems.length === 0 && result.outputs.every((o) => o.pass);
+    result.status = pass ? 'equal' : 'different';
+    if (problems.length) result.reason = problems.join('; ');
+    else if (!pass) result.reason = result.outputs.filter((o) => !o.pass).map((o) => `output "${o.name}": max rel. error ${o.maxRelError.toExponential(2)} > ${o.threshold.toExponential(2)}`).join('; ');
+
+    if (timingRuns > 0 && netA && netB) {
+      step('timing'); // the pinned configuration for both, as checked: no BatchNorm fusion in the original either
+      result.latency = time(netA, netB, x, planA, planB, timingRuns);
+    }
+    step('done');
+    return result;
+  } finally {
+    netA?.dispose();
+    netB?.dispose();
+  }
+}
+
+/**
+ * `runs` interleaved runs of both (A, B, A, B, …), medians. Both nets are warm already: each has run the check's
+ * input (set-up, allocation), so no separate warm-up is spent (a ResNet-50 run takes seconds in WebAssembly).
+ */
+function time(a: EngineNet, b: EngineNet, x: EngineTensor[], pa: RunPlan, pb: RunPlan, runs: number): Latency | undefined {
+  try {
+    const ta: number[] = [];
+    const tb: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      let t = now();
+      a.forward(x, pa.request);
+      ta.push(now() - t);
+      t = now();
+      b.forward(x, pb.request);
+      tb.push(now() - t);
+    }
+    const originalMs = median(ta);
+    const foldedMs = median(tb);
+    return { originalMs, foldedMs, ratio: foldedMs / originalMs, runs };
+  } catch {
+    return undefined;
+  }
+}
