@@ -20,6 +20,8 @@ interface Live {
 export interface GenOptions {
   /** How many layers to add after the input (roughly). */
   layers?: number;
+  /** Let InnerProducts store their weights transposed (`transpose: true`); OpenCV DNN cannot run those. */
+  transposeIP?: boolean;
 }
 
 const SIDE = 5;
@@ -61,7 +63,7 @@ export function randomNet(seed: number, opts: GenOptions = {}): TestNet {
     if (kind === 'InnerProduct') {
       const n = pick([2, 3, 4]);
       const k = from.rank === 2 ? from.channels : from.channels * SIDE * SIDE;
-      const transpose = chance(0.25);
+      const transpose = chance(0.25) && opts.transposeIP !== false;
       const out = topFor(from, false, n, 2);
       layers.push({
         name,

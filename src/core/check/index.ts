@@ -28,6 +28,8 @@ import { buildNet, type Net, type NetLayer } from '../net';
 import { parsePrototxtFile } from '../pipeline';
 import { inferShapes } from '../shapes';
 import { mulberry32, randomNormal } from '../fold/reference';
+import { producerInfo } from '../fold/analyse';
+import { readCaffemodel } from '../caffemodel';
 import type { Engine, EngineNet, EngineTensor, Latency, OutputComparison, WholeNetCheck } from './types';
 
 export type { Engine, EngineNet, EngineTensor, Latency, OutputComparison, WholeNetCheck } from './types';
@@ -92,6 +94,12 @@ export function planRun(prototxt: Uint8Array, file = 'prototxt'): RunPlan {
     }
   }
 
+  const misread = net.layers.find((l) => l.type === 'InnerProduct' && producerInfo(l).transpose);
+  if (misread) {
+    // Measured in 4.12: the same weights stored transposed with transpose: true give other outputs (test/check.test.ts).
+    throw new Error(`InnerProduct "${misread.name}" has transpose: true, which OpenCV DNN ignores (it would compute another function)`);
+  }
+
   const outputs = new Map<string, string>();
   for (const o of net.outputs) {
     const p = net.producer.get(o.id) ?? -1;
@@ -124,8 +132,11 @@ export function planRun(prototxt: Uint8Array, file = 'prototxt'): RunPlan {
   return { inputs, outputs, pins, request };
 }
 
-/** OpenCV's names of the layers: its Caffe importer reads every layer of the file (no phase rules) and renames
- * the n-th repeat of a name to `name_n`. */
+/**
+ * OpenCV's names of the layers: its Caffe importer reads every layer of the file (no phase rules) and renames
+ * the n-th repeat of a name to `name_n`; and a Convolution takes the name of its (first) top — measured in
+ * OpenCV 4.6 (getLayerNames) and 4.12 (a Convolution "conv" with top "x" answers to "x" only).
+ */
 function engineLayerNames(net: Net): Map<NetLayer, string> {
   const all = [...net.layers.map((l) => ({ l, at: l.field.nameSpan.start, name: l.name })), ...net.excluded.map((x) => ({ l: undefined, at: x.field.nameSpan.start, name: x.name }))];
   all.sort((a, b) => a.at - b.at);
@@ -134,7 +145,7 @@ function engineLayerNames(net: Net): Map<NetLayer, string> {
   for (const { l, name } of all) {
     const n = count.get(name) ?? 0;
     count.set(name, n + 1);
-    if (l) out.set(l, n ? `${name}_${n}` : name);
+    if (l) out.set(l, l.type === 'Convolution' && l.tops.length ? l.tops[0] : n ? `${name}_${n}` : name);
   }
   return out;
 }
@@ -186,6 +197,15 @@ const median = (xs: number[]) => {
 };
 
 const now = (): number => (globalThis as { performance?: { now(): number } }).performance?.now() ?? Date.now();
+
+/** The first layer whose blobs are stored as doubles (OpenCV's reader asserts on them: measured in 4.12), if any. */
+function doubleBlobLayer(caffemodel: Uint8Array): string | undefined {
+  try {
+    return readCaffemodel(caffemodel).layers.find((l) => l.blobs.some((b) => b.dtype === 'float64'))?.name;
+  } catch {
+    return undefined; // the engine's own reading will say what is wrong
+  }
+}
 
 /** Why something failed, for a 'not-run' reason. */
 function why(e: unknown): string {
@@ -253,6 +273,10 @@ export function compareModels(engine: Engine, original: ModelFiles, folded: Mode
   let netB: EngineNet | undefined;
   try {
     step('load original');
+    for (const [which, files] of [['the original', original], ['the folded net', folded]] as const) {
+      const unreadable = doubleBlobLayer(files.caffemodel);
+      if (unreadable) return notRun(`${which}: layer "${unreadable}" stores its blobs as double_data, which ${engine.name} cannot read`);
+    }
     try {
       netA = engine.load(original.prototxt, original.caffemodel);
     } catch (e) {
