@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { readFileSync, existsSync, mkdirSync } from 'node:fs';
+import { readFileSync, mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CACHE, PNG_1x1, R50_PROTOTXT, ROOT, SHARED_MISSING, SHARED_SKIP_MESSAGE, cliFold, downloadBytes, dropFiles, resnet50Weights } from './fixtures';
 
@@ -20,7 +20,6 @@ test('the page opens on the landing', async ({ page }) => {
 });
 
 test('the sample loads and shows the graph and the summary', async ({ page }) => {
-  test.skip(!existsSync(join(ROOT, 'public', 'sample', 'sample.prototxt')), 'public/sample/sample.prototxt is not there yet (made by another engineer)');
   await page.goto('/');
   await page.getByRole('button', { name: 'Try a sample model' }).click();
   await expect(page.getByTestId('graph')).toBeVisible();

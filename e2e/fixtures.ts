@@ -10,6 +10,10 @@ export const SHARED = resolve(ROOT, '../shared');
 export const CACHE = join(ROOT, '.cache', 'e2e');
 export const SHARED_MISSING = !existsSync(join(SHARED, 'corpus', 'prototxt'));
 export const SHARED_SKIP_MESSAGE = `../shared (expected at ${SHARED}) is absent: skipping the tests that need its corpus and weight generator`;
+// Under CI (CI=true) nothing may skip: a missing ../shared fails the run here, with the reason.
+if (SHARED_MISSING && process.env.CI && process.env.CI !== 'false') {
+  throw new Error(`${SHARED_SKIP_MESSAGE.replace(': skipping', '; under CI the e2e tests need it —')} (put the shared folder beside the checkout)`);
+}
 
 export const R50_PROTOTXT = join(SHARED, 'corpus', 'prototxt', 'resnet50_deploy.prototxt');
 
