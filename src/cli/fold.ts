@@ -290,7 +290,8 @@ export async function runCli(argv: string[], out: (s: string) => void = stdout, 
     const r = result.report;
     log(`${opts.model}: ${r.layers.before} layers → ${r.layers.after} (${r.removedLayers.length} removed)`);
     log(`folded ${r.chains.length} chain(s):`);
-    for (const c of r.chains) log(`  ${c.label.padEnd(18)} ${c.layers.join(' → ')}   max rel. error ${c.proof.maxRelError.toExponential(1)}`);
+    for (const c of r.chains) log(`  ${c.label.padEnd(18)} ${c.layers.join(' → ')}   max rel. error ${c.proof.maxRelError.toExponential(1)}${c.moveTo ? `   (placed at "${c.moveTo}")` : ''}`);
+    log(structureLine(r));
     const refused = r.refusals.filter((x) => x.code !== 'skipped');
     const skipped = r.refusals.filter((x) => x.code === 'skipped');
     if (skipped.length) log(`left on request: ${skipped.map((s) => s.layer).join(', ')}`);
@@ -412,6 +413,12 @@ function summaryOfAnalysis(chains: number, refusals: { layer: string; reason: st
   return [`${chains} chain(s) can fold; ${refusals.length} BatchNorm(s) cannot:`, ...refusals.map((r) => `  "${r.layer}": ${r.reason}`)].join('\n');
 }
 
+/** The structural proof's line: what it checked, in a person's words. */
+function structureLine(r: FoldReport): string {
+  const s = r.structure;
+  return `structure proven: the folded net wires the same values as the original (${s.layers} layers, ${s.reads} reads and writes by blob version, ${s.outputs.length} net output(s) the same)`;
+}
+
 export function reportJson(r: FoldReport, opts: Pick<CliOptions, 'model' | 'weights' | 'zeroFactor' | 'skip'>) {
   return {
     model: opts.model,
@@ -420,6 +427,7 @@ export function reportJson(r: FoldReport, opts: Pick<CliOptions, 'model' | 'weig
     skip: opts.skip,
     layers: r.layers,
     removedLayers: r.removedLayers,
+    structure: r.structure,
     chains: r.chains.map((c) => ({
       id: c.id,
       pattern: c.pattern,
@@ -427,6 +435,7 @@ export function reportJson(r: FoldReport, opts: Pick<CliOptions, 'model' | 'weig
       layers: c.layers,
       removed: c.removed,
       outputTop: c.outputTop,
+      ...(c.moveTo ? { moveTo: c.moveTo } : {}),
       maxAbsError: c.proof.maxAbsError,
       maxRelError: c.proof.maxRelError,
       alphaRange: [c.stats.alphaMin, c.stats.alphaMax],

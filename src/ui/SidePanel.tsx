@@ -83,6 +83,10 @@ function FoldedOverview() {
         <KV k="layers removed" v={report.removedLayers.length} />
         <KV k="left as they are" v={report.refusals.length} />
       </dl>
+      <p className="structure-proof" data-testid="structure-proof">
+        <span className="pass">Wiring proven ✓</span> — read back from the folded file, every kept layer reads the values it read before ({report.structure.layers} layers,{' '}
+        {report.structure.reads} reads and writes by blob version), and the {report.structure.outputs.length === 1 ? 'output is' : `${report.structure.outputs.length} outputs are`} the same.
+      </p>
       <CheckPanel />
       {report.chains.length > 0 && (
         <>
