@@ -7,8 +7,8 @@
  * AppendTop refuses any other reuse ("produced by multiple sources"). Shapes stay NCHW with one spatial size so that
  * any two blobs of equal channels can be summed; InnerProduct heads end a branch with an [N, K] blob.
  */
-import { mulberry32 } from '../src/core/fold/reference';
-import { blob, bnBlobs, randn, uniform, type TestLayer, type TestNet } from './build';
+import { mulberry32, randomNormal } from '../src/core/fold/reference';
+import { blob, type TestBlob, type TestLayer, type TestNet } from './build';
 
 interface Live {
   name: string;
@@ -30,6 +30,15 @@ export function randomNet(seed: number, opts: GenOptions = {}): TestNet {
   const next = mulberry32(seed);
   const pick = <T>(xs: T[]): T => xs[Math.floor(next() * xs.length)];
   const chance = (p: number) => next() < p;
+  // Weights from this net's own generator, so that a seed alone replays a net (build.ts's randn counts calls
+  // across the whole process).
+  const randn = (n: number, scale: number) => randomNormal(n, Math.floor(next() * 2 ** 31)).map((v) => v * scale);
+  const uniform = (n: number, lo: number, hi: number) => Float64Array.from({ length: n }, () => lo + (hi - lo) * next());
+  const bnBlobs = (C: number, factor: number): TestBlob[] => [
+    blob([C], randn(C, 0.5).map((m) => m * factor)),
+    blob([C], uniform(C, 0.5, 2).map((v) => v * factor)),
+    blob([1], Float64Array.of(factor)),
+  ];
   const layers: TestLayer[] = [];
   const live: Live[] = [{ name: 'data', channels: 3, rank: 4 }];
   let id = 0;
@@ -97,7 +106,7 @@ export function randomNet(seed: number, opts: GenOptions = {}): TestNet {
   const addBatchNorm = (from: Live, inPlace = chance(0.5)): Live => {
     const out = topFor(from, inPlace);
     const eps = chance(0.3) ? ' batch_norm_param { eps: 0.001 }' : '';
-    layers.push({ name: fresh('bn'), type: 'BatchNorm', bottoms: [from.name], tops: [out.name], text: eps.trim() || undefined, blobs: bnBlobs(from.channels, chance(0.2) ? 1 : 999.98).blobs });
+    layers.push({ name: fresh('bn'), type: 'BatchNorm', bottoms: [from.name], tops: [out.name], text: eps.trim() || undefined, blobs: bnBlobs(from.channels, chance(0.2) ? 1 : 999.98) });
     return out;
   };
 
