@@ -301,14 +301,22 @@ export function placeChains(net: Net, chains: Chain[], refusals: Refusal[]): Pla
   const model = valueModel(net);
   // A net Caffe accepts must stay one it accepts (no top written twice unless in place).
   const keepTopRule = !topRuleViolation(net.layers, model.inputs);
+  const problemOf = (trial: Placement[]) => {
+    const wired = rewire(net, trial);
+    return checkWiring(model, trial, wired, model.inputs) ?? (keepTopRule ? topRuleViolation(wired, model.inputs) : undefined);
+  };
+  const at = (chain: Chain, spot: string): Placement => ({ chain: { ...chain, moveTo: spot === chain.target ? undefined : spot }, at: spot });
+  // Most nets fold with every surviving layer in its own place: one check, linear in the layers.
+  const inPlace = chains.map((c) => at(c, c.target));
+  if (!problemOf(inPlace)) return inPlace;
+  // Otherwise chain by chain, each checked together with those placed before it (chains × layers).
   const placed: Placement[] = [];
   for (const chain of chains) {
     const spots = chain.pattern === 'bn-scale' ? [chain.target, chain.bn!] : [chain.target];
     let problem: ReturnType<typeof checkWiring>;
-    for (const at of spots) {
-      const trial = [...placed, { chain: { ...chain, moveTo: at === chain.target ? undefined : at }, at }];
-      const wired = rewire(net, trial);
-      problem = checkWiring(model, trial, wired, model.inputs) ?? (keepTopRule ? topRuleViolation(wired, model.inputs) : undefined);
+    for (const spot of spots) {
+      const trial = [...placed, at(chain, spot)];
+      problem = problemOf(trial);
       if (!problem) {
         placed.push(trial[trial.length - 1]);
         break;
