@@ -20,6 +20,7 @@ import { Cancelled, Comlink, call, terminateWorker, workerGeneration } from './b
 import { saveBlob } from './download';
 import { zipBlobs } from './zip';
 import { IDLE_CHECK, abandonCheck, checkAfterFold, createCheckSlice, type CheckSlice } from './check';
+import { createCompareSlice, type CompareSlice } from './compare';
 
 export type Selection = { kind: 'layer'; name: string } | { kind: 'chain'; id: string };
 
@@ -83,7 +84,7 @@ export interface JobSlice {
   download: (what: 'prototxt' | 'caffemodel' | 'zip') => Promise<void>;
 }
 
-export type AppState = ModelSlice & ViewSlice & JobSlice & CheckSlice;
+export type AppState = ModelSlice & ViewSlice & JobSlice & CheckSlice & CompareSlice;
 type Slice<T> = StateCreator<AppState, [], [], T>;
 
 const HEAD_BYTES = 64 * 1024;
@@ -368,4 +369,5 @@ export const useAppStore = create<AppState>()((...a) => ({
   ...createViewSlice(...a),
   ...createJobSlice(...a),
   ...createCheckSlice(...a),
+  ...createCompareSlice(...a),
 }));

@@ -2,6 +2,7 @@ import { useCallback, useState, type DragEvent } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { useAppStore } from '../store/store';
 import { ErrorPanel } from './ErrorPanel';
+import { Compare } from './Compare';
 import { Landing } from './Landing';
 import { Workspace } from './Workspace';
 import { formatBytes } from '../core/display';
@@ -42,14 +43,19 @@ function Header() {
 export function App() {
   const loadStatus = useAppStore((s) => s.loadStatus);
   const openFiles = useAppStore((s) => s.openFiles);
+  const compareOpen = useAppStore((s) => s.compareOpen);
   const [dragging, setDragging] = useState(false);
 
-  const onDragOver = useCallback((e: DragEvent) => {
-    if (!e.dataTransfer.types.includes('Files')) return;
-    e.preventDefault();
-    e.dataTransfer.dropEffect = 'copy';
-    setDragging(true);
-  }, []);
+  const onDragOver = useCallback(
+    (e: DragEvent) => {
+      if (!e.dataTransfer.types.includes('Files')) return;
+      e.preventDefault();
+      // In the compare view only its two zones take files (they stop the event): elsewhere a drop does nothing.
+      e.dataTransfer.dropEffect = compareOpen ? 'none' : 'copy';
+      if (!compareOpen) setDragging(true);
+    },
+    [compareOpen],
+  );
   const onDragLeave = useCallback((e: DragEvent) => {
     if (e.currentTarget === e.target || !e.currentTarget.contains(e.relatedTarget as Node | null)) setDragging(false);
   }, []);
@@ -57,17 +63,18 @@ export function App() {
     (e: DragEvent) => {
       e.preventDefault();
       setDragging(false);
+      if (compareOpen) return;
       const files = [...e.dataTransfer.files];
       if (files.length) void openFiles(files);
     },
-    [openFiles],
+    [openFiles, compareOpen],
   );
 
   return (
     <div className={`app${dragging ? ' is-dragging' : ''}`} onDragOver={onDragOver} onDragLeave={onDragLeave} onDrop={onDrop}>
       <Header />
       <ErrorPanel />
-      <main className="app-main">{loadStatus === 'ready' ? <Workspace /> : <Landing />}</main>
+      <main className="app-main">{compareOpen ? <Compare /> : loadStatus === 'ready' ? <Workspace /> : <Landing />}</main>
       {dragging && loadStatus === 'ready' && (
         <div className="drop-overlay" aria-hidden="true">
           Drop a .prototxt and/or .caffemodel to open them

@@ -128,17 +128,22 @@ function KV({ k, v }: { k: string; v: ReactNode }) {
   );
 }
 
-export function CheckPanel() {
+/**
+ * The check's panel. After a fold it checks the fold (runCheck); the compare view passes its own run (the two
+ * pairs the user gave) and the label of its "run again" button.
+ */
+export function CheckPanel({ onRun, runLabel = 'Check the whole net', className }: { onRun?: () => void; runLabel?: string; className?: string } = {}) {
   const check = useAppStore((s) => s.check);
   const { runCheck, cancelCheck } = useAppStore(useShallow((s) => ({ runCheck: s.runCheck, cancelCheck: s.cancelCheck })));
   if (check.status === 'idle') return null;
+  const run = onRun ?? (() => void runCheck());
   const again = (label: string) => (
-    <button type="button" className="btn" onClick={() => void runCheck()}>
+    <button type="button" className="btn" onClick={run}>
       {label}
     </button>
   );
   return (
-    <section className="check" aria-labelledby="check-title" data-testid="whole-net-check" data-status={check.result?.status ?? check.status}>
+    <section className={`check${className ? ` ${className}` : ''}`} aria-labelledby="check-title" data-testid="whole-net-check" data-status={check.result?.status ?? check.status}>
       <h3 id="check-title">Whole-net check · OpenCV DNN</h3>
       {check.status === 'running' && (
         <div className="check-progress" role="status" aria-live="polite">
@@ -158,7 +163,7 @@ export function CheckPanel() {
           <div className="callout callout-muted" data-testid="check-verdict">
             {check.note}
           </div>
-          {!check.tooBig && again('Check the whole net')}
+          {!check.tooBig && again(runLabel)}
         </>
       )}
       {check.status === 'cancelled' && (
@@ -166,7 +171,7 @@ export function CheckPanel() {
           <div className="callout callout-muted" data-testid="check-verdict">
             <strong>Not run.</strong> The check was cancelled.
           </div>
-          {again('Check the whole net')}
+          {again(runLabel)}
         </>
       )}
       {check.status === 'failed' && check.error && (

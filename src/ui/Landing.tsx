@@ -8,6 +8,7 @@ export function Landing() {
   );
   const openFiles = useAppStore((s) => s.openFiles);
   const loadSample = useAppStore((s) => s.loadSample);
+  const openCompare = useAppStore((s) => s.openCompare);
   const input = useRef<HTMLInputElement>(null);
   const onPick = useCallback(
     (e: ChangeEvent<HTMLInputElement>) => {
@@ -54,6 +55,13 @@ export function Landing() {
               </button>
               <input ref={input} type="file" multiple hidden onChange={onPick} accept=".prototxt,.pbtxt,.txt,.caffemodel,.binaryproto,*/*" aria-label="Model files" />
             </div>
+            <p className="compare-link">
+              Already have a folded model?{' '}
+              <button type="button" className="btn btn-link" onClick={openCompare}>
+                Compare two models
+              </button>{' '}
+              — check that it gives the original’s outputs.
+            </p>
             <p className="privacy">
               <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
                 <path d="M4 7V5a4 4 0 1 1 8 0v2h1v8H3V7h1zm2 0h4V5a2 2 0 1 0-4 0v2z" fill="currentColor" />
