@@ -1,5 +1,5 @@
 /**
- * One worker, created lazily, terminated on cancel (squoosh's worker-bridge idea). Calls made on a worker that
+ * Workers, each created lazily and terminated on cancel (squoosh's worker-bridge idea). Calls made on a worker that
  * is then terminated reject with `Cancelled` instead of hanging forever.
  */
 import * as Comlink from 'comlink';
@@ -12,49 +12,65 @@ export class Cancelled extends Error {
   }
 }
 
-let worker: Worker | undefined;
-let remote: Comlink.Remote<WorkerApi> | undefined;
-let generation = 0;
-const pending = new Set<(e: Error) => void>();
+/** One worker behind comlink: started at the first call, ended by terminate(). */
+export class WorkerBridge<Api> {
+  private worker: Worker | undefined;
+  private remote: Comlink.Remote<Api> | undefined;
+  private readonly pending = new Set<(e: Error) => void>();
+  /** The worker's identity: changes whenever it is terminated, so callers know its state is gone. */
+  generation = 0;
 
-function api(): Comlink.Remote<WorkerApi> {
-  if (!remote) {
-    worker = new Worker(new URL('../worker/worker.ts', import.meta.url), { type: 'module', name: 'caffe-fold' });
-    remote = Comlink.wrap<WorkerApi>(worker);
+  constructor(private readonly start: () => Worker) {}
+
+  /** Run one call on the worker; rejects with Cancelled if the worker is terminated meanwhile. */
+  call<R>(fn: (w: Comlink.Remote<Api>) => R): Promise<Awaited<R>> {
+    if (!this.remote) {
+      this.worker = this.start();
+      this.remote = Comlink.wrap<Api>(this.worker);
+    }
+    const w = this.remote;
+    return new Promise<Awaited<R>>((resolve, reject) => {
+      this.pending.add(reject);
+      Promise.resolve(fn(w)).then(
+        (v) => {
+          this.pending.delete(reject);
+          resolve(v);
+        },
+        (e: unknown) => {
+          this.pending.delete(reject);
+          reject(e instanceof Error ? e : new Error(String(e)));
+        },
+      );
+    });
   }
-  return remote;
+
+  get running(): boolean {
+    return this.worker !== undefined;
+  }
+
+  terminate(): void {
+    if (this.worker) this.worker.terminate();
+    this.worker = undefined;
+    this.remote = undefined;
+    this.generation++;
+    for (const reject of this.pending) reject(new Cancelled());
+    this.pending.clear();
+  }
 }
 
-/** Run one call on the worker; rejects with Cancelled if the worker is terminated meanwhile. */
+/** The fold worker: it keeps the loaded model. */
+const fold = new WorkerBridge<WorkerApi>(() => new Worker(new URL('../worker/worker.ts', import.meta.url), { type: 'module', name: 'caffe-fold' }));
+
 export function call<R>(fn: (w: Comlink.Remote<WorkerApi>) => R): Promise<Awaited<R>> {
-  const w = api();
-  return new Promise<Awaited<R>>((resolve, reject) => {
-    pending.add(reject);
-    Promise.resolve(fn(w)).then(
-      (v) => {
-        pending.delete(reject);
-        resolve(v);
-      },
-      (e: unknown) => {
-        pending.delete(reject);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
+  return fold.call(fn);
 }
 
-/** The worker's identity: changes whenever it is terminated, so callers know its state is gone. */
 export function workerGeneration(): number {
-  return generation;
+  return fold.generation;
 }
 
 export function terminateWorker(): void {
-  if (worker) worker.terminate();
-  worker = undefined;
-  remote = undefined;
-  generation++;
-  for (const reject of pending) reject(new Cancelled());
-  pending.clear();
+  fold.terminate();
 }
 
 export { Comlink };
