@@ -48,8 +48,9 @@ export class WorkerBridge<Api> {
     return this.worker !== undefined;
   }
 
-  terminate(): void {
-    if (this.worker) this.worker.terminate();
+  /** End the worker from the page. `ended: true`: it is ending itself (see the check worker's close). */
+  terminate(ended = false): void {
+    if (this.worker && !ended) this.worker.terminate();
     this.worker = undefined;
     this.remote = undefined;
     this.generation++;

@@ -9,7 +9,7 @@ import { formatBytes } from '../core/display';
 import type { WholeNetCheck } from '../core/check/types';
 import type { PlainError, Result } from '../worker/types';
 import { Cancelled, Comlink } from './bridge';
-import { callCheck, terminateCheckWorker } from './checkBridge';
+import { callCheck, closeCheckWorker, terminateCheckWorker } from './checkBridge';
 import type { AppState } from './store';
 
 /**
@@ -175,7 +175,7 @@ export const createCheckSlice: StateCreator<AppState, [], [], CheckSlice> = (set
     try {
       const st = await callCheck((w) => w.state());
       if (!mine()) return;
-      if (st.aborted || st.heapBytes > KEEP_ENGINE_MAX_HEAP || !r.ok) terminateCheckWorker();
+      if (st.aborted || st.heapBytes > KEEP_ENGINE_MAX_HEAP || !r.ok) closeCheckWorker();
     } catch {
       /* already ended */
     }

@@ -24,3 +24,9 @@ export function checkWorkerRunning(): boolean {
 export function terminateCheckWorker(): void {
   check.terminate();
 }
+
+/** Let the check worker end itself (no main-thread cost for its big WebAssembly memory); the next check starts a new one. */
+export function closeCheckWorker(): void {
+  void check.call((w) => w.close()).catch(() => {});
+  check.terminate(true);
+}
