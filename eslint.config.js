@@ -35,7 +35,7 @@ export default tseslint.config(
     ignores: ['src/core/**/*.test.ts'],
     rules: restrict([
       [[...layer('worker'), ...layer('store'), ...layer('ui'), ...layer('cli')], msg('core', 'worker/store/ui/cli')],
-      [['react', 'react-dom', 'react/*', 'comlink', 'zustand', 'zustand/*', '@xyflow/*', 'elkjs', 'elkjs/*'], 'core is pure TypeScript: no React, no comlink, no store, no layout engine.'],
+      [['react', 'react-dom', 'react/*', 'comlink', 'zustand', 'zustand/*', '@xyflow/*'], 'core is pure TypeScript: no React, no comlink, no store, no graph drawing.'],
       [['node:*', 'fs', 'path', 'os', 'child_process'], 'core runs in the browser worker too: no Node built-ins (do file I/O in src/cli).'],
       [['@techstark/*', 'opencv*'], 'core gets its engine handed in (Engine in core/check/types.ts): no OpenCV import.'],
     ]),
@@ -66,7 +66,7 @@ export default tseslint.config(
     rules: restrict(
       [
         [[...layer('cli')], msg('ui', 'cli')],
-        [['comlink', 'elkjs', 'elkjs/*'], 'ui talks to the worker through the store only.'],
+        [['comlink'], 'ui talks to the worker through the store only.'],
       ],
       [
         [layer('worker'), 'ui may import worker types only.'],

@@ -1,7 +1,8 @@
 import { defineConfig } from '@playwright/test';
 import { CHROMIUM } from './e2e/global-setup';
 
-const PORT = 4327;
+/** E2E_PORT: another port, for a second checkout running its e2e at the same time (a server on the port is reused). */
+const PORT = Number(process.env.E2E_PORT ?? 4327);
 
 /** e2e against the built app (vite preview), in Debian's Chromium: no browser download, no network. */
 export default defineConfig({
