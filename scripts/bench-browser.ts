@@ -23,7 +23,9 @@ import { tmpdir } from 'node:os';
 const PORT = 4391;
 
 async function serve(root: string): Promise<ChildProcess> {
-  const p = spawn('npx', ['vite', 'preview', '--port', String(PORT), '--strictPort', '--host', '127.0.0.1'], { cwd: root, stdio: 'ignore' });
+  // vite itself, not through npx: killing npx left its child, the preview server, running after the bench.
+  const vite = join(root, 'node_modules', 'vite', 'bin', 'vite.js');
+  const p = spawn(process.execPath, [vite, 'preview', '--port', String(PORT), '--strictPort', '--host', '127.0.0.1'], { cwd: root, stdio: 'ignore' });
   for (let i = 0; i < 100; i++) {
     try {
       if ((await fetch(`http://127.0.0.1:${PORT}/`)).ok) return p;
