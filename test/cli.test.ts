@@ -104,7 +104,7 @@ describe('CLI', () => {
     const r = await run(['--model', join(f.dir, 'other.prototxt'), '--weights', f.weights, '--report', join(f.dir, 'r.json')]);
     expect(r.code).toBe(1);
     expect(r.err).toBe(
-      'caffe-fold: tiny.caffemodel, layer "conv1": param 0 (weights) of Convolution layer "conv1" has the shape [4, 3, 3, 3] in the caffemodel, but the prototxt makes it [4, 5, 3, 3]; Caffe refuses such a pair ("Cannot copy param 0 weights from layer \'conv1\'; shape mismatch") — these weights belong to another network (or another version of it): give the .caffemodel that was trained with this .prototxt',
+      'caffe-fold: tiny.caffemodel, layer "conv1": Param 0 (weights) of Convolution layer "conv1" has the shape [4, 3, 3, 3] in the caffemodel, but the prototxt makes it [4, 5, 3, 3]; Caffe refuses such a pair ("Cannot copy param 0 weights from layer \'conv1\'; shape mismatch"). These weights belong to another network (or another version of it): give the .caffemodel that was trained with this .prototxt.',
     );
     expect(readdirSync(f.dir).sort()).toEqual(['other.prototxt', 'tiny.caffemodel', 'tiny.prototxt']);
 
@@ -112,7 +112,7 @@ describe('CLI', () => {
     writeFileSync(join(f.dir, 'empty.prototxt'), '');
     const empty = await run(['--model', join(f.dir, 'empty.prototxt'), '--weights', f.weights]);
     expect(empty.code).toBe(1);
-    expect(empty.err).toMatch(/^caffe-fold: empty\.prototxt: the network definition is empty: there is nothing to fold or draw — /);
+    expect(empty.err).toMatch(/^caffe-fold: empty\.prototxt: The network definition is empty: there is nothing to fold or draw\. Give /);
     expect(readdirSync(f.dir).sort()).toEqual(['empty.prototxt', 'other.prototxt', 'tiny.caffemodel', 'tiny.prototxt']);
   });
 
@@ -123,7 +123,7 @@ describe('CLI', () => {
     const args = ['--model', join(f.dir, 'more.prototxt'), '--weights', f.weights];
     const r = await run(args);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/^caffe-fold: more\.prototxt, layer "conv2": 1 layer of the prototxt needs weights and has none in the caffemodel: "conv2"; .* \(command line: --allow-missing-weights\)$/);
+    expect(r.err).toMatch(/^caffe-fold: more\.prototxt, layer "conv2": 1 layer of the prototxt needs weights and has none in the caffemodel: "conv2"; .* \(command line: --allow-missing-weights\)\.$/);
     expect(existsSync(join(f.dir, 'more_inference.prototxt'))).toBe(false);
     const ok = await run([...args, '--allow-missing-weights']);
     expect(ok.code, ok.err).toBe(0);
@@ -148,6 +148,6 @@ describe('CLI', () => {
     expect(ok.status, ok.stderr).toBe(0);
     const bad = spawnSync('npx', ['tsx', 'src/cli/fold.ts', '--model', f.weights, '--weights', f.weights], { cwd: ROOT, encoding: 'utf8' });
     expect(bad.status).toBe(1);
-    expect(bad.stderr).toMatch(/caffe-fold: tiny\.caffemodel: this is a binary \.caffemodel \(the weights\), given where the network definition/);
+    expect(bad.stderr).toMatch(/caffe-fold: tiny\.caffemodel: This is a binary \.caffemodel \(the weights\), given where the network definition/);
   });
 });
