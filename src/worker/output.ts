@@ -19,7 +19,7 @@ let held: Promise<void> | undefined;
 /** Hold this worker's lock for as long as it lives (resolves once granted). */
 function holdLock(): Promise<void> {
   held ??= new Promise<void>((granted, refused) => {
-    if (!navigator.locks) return refused(new Error('no Web Locks'));
+    if (!navigator.locks) return refused(new Error('This browser has no Web Locks.'));
     navigator.locks.request(LOCK(SESSION), () => {
       granted();
       return new Promise<never>(() => {});
