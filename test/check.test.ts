@@ -250,7 +250,7 @@ describe('OpenCV DNN in WebAssembly', () => {
 
     const missing = await cmp(join(f.dir, 'nope.prototxt'), f.outWeights);
     expect(missing.code).toBe(2);
-    expect(missing.err).toMatch(/cannot read .*nope\.prototxt: no such file/);
+    expect(missing.err).toMatch(/^caffe-fold compare: .*nope\.prototxt: The file cannot be read: there is no such file\. /);
     expect((await run(['compare', '--model', f.model, '--weights', f.weights])).code).toBe(2);
   });
 

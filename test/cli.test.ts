@@ -83,7 +83,7 @@ describe('CLI', () => {
     const size = statSync(f.weights).size;
     const r = await run(['--model', f.model, '--weights', f.weights, '--output_weights', f.weights]);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/never overwrites its input/);
+    expect(r.err).toBe(`caffe-fold: ${f.weights}: The output (--output_weights) is one of the input files; caffe-fold never overwrites its input. Choose another name with --output_weights.`);
     expect(statSync(f.weights).size).toBe(size);
     writeFileSync(join(f.dir, 'bad.prototxt'), 'layer {\n  name: "x"\n');
     const bad = await run(['--model', join(f.dir, 'bad.prototxt'), '--weights', f.weights]);
@@ -94,7 +94,42 @@ describe('CLI', () => {
     expect(cut.code).toBe(1);
     expect(cut.err).toMatch(/cut\.caffemodel at byte \d+: .*cut short/);
     expect((await run(['--weights', f.weights])).code).toBe(2);
-    expect((await run(['--model', join(f.dir, 'nope.prototxt'), '--weights', f.weights])).err).toMatch(/cannot read .*nope\.prototxt: no such file/);
+    const nope = await run(['--model', join(f.dir, 'nope.prototxt'), '--weights', f.weights]);
+    expect(nope.code).toBe(1);
+    expect(nope.err).toBe(`caffe-fold: ${join(f.dir, 'nope.prototxt')}: The file cannot be read: there is no such file. Check the path, and that you may read the file.`);
+    const folder = await run(['--model', f.model, '--weights', f.dir]);
+    expect(folder.code).toBe(1);
+    expect(folder.err).toMatch(/: The file cannot be read: it is a folder\. /);
+  });
+
+  it('an output that cannot be written exits 1 with the file and why; usage errors exit 2 with a sentence and the usage', async () => {
+    const f = files();
+    const r = await run(['--model', f.model, '--weights', f.weights, '--output_model', join(f.dir, 'no', 'such', 'dir', 'x.prototxt')]);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(`caffe-fold: ${join(f.dir, 'no', 'such', 'dir', 'x.prototxt')}: The file cannot be written: its folder does not exist. Check that its folder exists and that you may write there.`);
+    const usage = async (args: string[], message: string) => {
+      const u = await run(args);
+      expect(u.code, args.join(' ')).toBe(2);
+      expect(u.err.split('\n')[0]).toBe(message);
+      expect(u.err).toContain('Usage: npm run fold');
+    };
+    await usage(['--weights', f.weights], 'caffe-fold: The option --model is required.');
+    await usage(['--model'], 'caffe-fold: The option --model needs a value.');
+    await usage(['--model', 'a', '--bogus=1'], 'caffe-fold: Unknown option --bogus=1.');
+    await usage(['--model', 'a', '--seed', '-1'], 'caffe-fold: The option --seed takes a whole number ≥ 0, not "-1".');
+    await usage(['--model', 'a', '--zero-factor', 'two'], 'caffe-fold: The option --zero-factor takes "caffe" or "one", not "two".');
+    await usage(['--model', 'a', '--skip'], 'caffe-fold: The option --skip needs at least one layer name.');
+    await usage(['compare', '--model', 'a'], 'caffe-fold compare: The compare command needs --model A.prototxt --weights A.caffemodel.');
+    await usage(['compare', '--model', 'a', '--weights', 'b'], 'caffe-fold compare: The compare command needs --against B.prototxt B.caffemodel.');
+    await usage(['compare', '--against=a'], 'caffe-fold compare: The option --against needs two files: B.prototxt B.caffemodel.');
+    const help = await run(['--model', 'a', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.out).toContain('Usage: npm run fold');
+    expect(help.err).toBe('');
+    // compare: a file it cannot read is "could not compare", exit 2.
+    const nope = await run(['compare', '--model', f.model, '--weights', f.weights, '--against', f.model, join(f.dir, 'nope.caffemodel')]);
+    expect(nope.code).toBe(2);
+    expect(nope.err).toBe(`caffe-fold compare: ${join(f.dir, 'nope.caffemodel')}: The file cannot be read: there is no such file. Check the path, and that you may read the file.`);
   });
 
   it('a pair Caffe would refuse exits 1 with what, where and what to do, and writes nothing', async () => {
@@ -104,7 +139,7 @@ describe('CLI', () => {
     const r = await run(['--model', join(f.dir, 'other.prototxt'), '--weights', f.weights, '--report', join(f.dir, 'r.json')]);
     expect(r.code).toBe(1);
     expect(r.err).toBe(
-      'caffe-fold: tiny.caffemodel, layer "conv1": param 0 (weights) of Convolution layer "conv1" has the shape [4, 3, 3, 3] in the caffemodel, but the prototxt makes it [4, 5, 3, 3]; Caffe refuses such a pair ("Cannot copy param 0 weights from layer \'conv1\'; shape mismatch") — these weights belong to another network (or another version of it): give the .caffemodel that was trained with this .prototxt',
+      'caffe-fold: tiny.caffemodel, layer "conv1": Param 0 (weights) of Convolution layer "conv1" has the shape [4, 3, 3, 3] in the caffemodel, but the prototxt makes it [4, 5, 3, 3]; Caffe refuses such a pair ("Cannot copy param 0 weights from layer \'conv1\'; shape mismatch"). These weights belong to another network (or another version of it): give the .caffemodel that was trained with this .prototxt.',
     );
     expect(readdirSync(f.dir).sort()).toEqual(['other.prototxt', 'tiny.caffemodel', 'tiny.prototxt']);
 
@@ -112,7 +147,7 @@ describe('CLI', () => {
     writeFileSync(join(f.dir, 'empty.prototxt'), '');
     const empty = await run(['--model', join(f.dir, 'empty.prototxt'), '--weights', f.weights]);
     expect(empty.code).toBe(1);
-    expect(empty.err).toMatch(/^caffe-fold: empty\.prototxt: the network definition is empty: there is nothing to fold or draw — /);
+    expect(empty.err).toMatch(/^caffe-fold: empty\.prototxt: The network definition is empty: there is nothing to fold or draw\. Give /);
     expect(readdirSync(f.dir).sort()).toEqual(['empty.prototxt', 'other.prototxt', 'tiny.caffemodel', 'tiny.prototxt']);
   });
 
@@ -123,7 +158,7 @@ describe('CLI', () => {
     const args = ['--model', join(f.dir, 'more.prototxt'), '--weights', f.weights];
     const r = await run(args);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/^caffe-fold: more\.prototxt, layer "conv2": 1 layer of the prototxt needs weights and has none in the caffemodel: "conv2"; .* \(command line: --allow-missing-weights\)$/);
+    expect(r.err).toMatch(/^caffe-fold: more\.prototxt, layer "conv2": 1 layer of the prototxt needs weights and has none in the caffemodel: "conv2"; .* \(command line: --allow-missing-weights\)\.$/);
     expect(existsSync(join(f.dir, 'more_inference.prototxt'))).toBe(false);
     const ok = await run([...args, '--allow-missing-weights']);
     expect(ok.code, ok.err).toBe(0);
@@ -139,7 +174,7 @@ describe('CLI', () => {
     truncateSync(huge, 2 ** 31 + 10); // sparse: takes no disk space
     const r = await run(['--model', f.model, '--weights', huge]);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/huge\.caffemodel: the file is 2\.00 GB; caffe-fold reads files up to 2 GB/);
+    expect(r.err).toMatch(/huge\.caffemodel: The file is 2\.00 GB; caffe-fold reads files up to 2 GB\. Caffe itself/);
   });
 
   it('npm run fold works as a command (exit codes)', async () => {
@@ -148,6 +183,6 @@ describe('CLI', () => {
     expect(ok.status, ok.stderr).toBe(0);
     const bad = spawnSync('npx', ['tsx', 'src/cli/fold.ts', '--model', f.weights, '--weights', f.weights], { cwd: ROOT, encoding: 'utf8' });
     expect(bad.status).toBe(1);
-    expect(bad.stderr).toMatch(/caffe-fold: tiny\.caffemodel: this is a binary \.caffemodel \(the weights\), given where the network definition/);
+    expect(bad.stderr).toMatch(/caffe-fold: tiny\.caffemodel: This is a binary \.caffemodel \(the weights\), given where the network definition/);
   });
 });

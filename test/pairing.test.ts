@@ -29,27 +29,27 @@ const load = (proto: string | Uint8Array, model?: Uint8Array, opts?: LoadOptions
   loadFiles({ name: names[0], bytes: typeof proto === 'string' ? enc.encode(proto) : proto }, model ? { name: names[1], bytes: model } : undefined, opts);
 
 describe('a prototxt without layers is refused, with or without weights', () => {
-  const hint = 'give the .prototxt that describes the network: the text file with its layer { name: … type: … } blocks';
+  const hint = 'Give the .prototxt that describes the network: the text file with its layer { name: … type: … } blocks.';
   it('an empty prototxt', () => {
     for (const model of [sampleModel, undefined]) {
       const e = error(() => load(new Uint8Array(0), model));
       expect(e.code).toBe('net-no-layers');
-      expect(e.message).toBe(`net.prototxt: the network definition is empty: there is nothing to fold or draw — ${hint}`);
+      expect(e.message).toBe(`net.prototxt: The network definition is empty: there is nothing to fold or draw. ${hint}`);
       expect(error(() => load('\n  \n', model)).code).toBe('net-no-layers');
     }
   });
 
   it('a prototxt with a name, inputs or comments but no layers', () => {
     const e = error(() => load('name: "ResNet-50"\ninput: "data"\ninput_dim: 1\ninput_dim: 3\ninput_dim: 224\ninput_dim: 224\n', sampleModel));
-    expect(e.message).toBe(`net.prototxt: the network definition declares an input ("data") but no layers: there is nothing to fold or draw — ${hint}`);
-    expect(error(() => load('# just a comment\nname: "x"\n')).message).toBe(`net.prototxt: the network definition has no layers (no "layer { … }" blocks): there is nothing to fold or draw — ${hint}`);
+    expect(e.message).toBe(`net.prototxt: The network definition declares an input ("data") but no layers: there is nothing to fold or draw. ${hint}`);
+    expect(error(() => load('# just a comment\nname: "x"\n')).message).toBe(`net.prototxt: The network definition has no layers (no "layer { … }" blocks): there is nothing to fold or draw. ${hint}`);
   });
 
   it('a prototxt whose every layer is left out in the TEST phase', () => {
     const text = 'layer { name: "data" type: "Data" top: "data" include { phase: TRAIN } }\nlayer { name: "loss" type: "SoftmaxWithLoss" bottom: "data" top: "l" include { phase: TRAIN } }\n';
     const e = error(() => load(text));
     expect(e.code).toBe('net-no-layers');
-    expect(e.what).toBe('all 2 layers are left out in the TEST phase (the first, "data": include { phase TRAIN } does not match TEST): there is nothing to fold or draw');
+    expect(e.what).toBe('All 2 layers are left out in the TEST phase (the first, "data": include { phase TRAIN } does not match TEST): there is nothing to fold or draw.');
   });
 });
 
@@ -69,8 +69,8 @@ describe('layers that need weights and have none', () => {
     const e = error(() => load(prototxtOf(net), model));
     expect(e.code).toBe('pair-missing-weights');
     expect(e.where).toEqual({ kind: 'layer', file: 'net.prototxt', layer: 'fc' });
-    expect(e.what).toBe('1 layer of the prototxt needs weights and has none in the caffemodel: "fc"; Caffe would leave it at its initial values');
-    expect(e.hint).toMatch(/load anyway \(command line: --allow-missing-weights\)$/);
+    expect(e.what).toBe('1 layer of the prototxt needs weights and has none in the caffemodel: "fc"; Caffe would leave it at its initial values.');
+    expect(e.hint).toMatch(/load anyway \(command line: --allow-missing-weights\)\.$/);
   });
 
   it('with allowMissingWeights: loads and folds, with the warning', () => {
@@ -85,7 +85,7 @@ describe('layers that need weights and have none', () => {
   it('a caffemodel with no weights at all says so', () => {
     const empty = encodeCaffemodel({ name: 'x', layers: [{ name: 'relu', type: 'ReLU' }] });
     expect(error(() => load(prototxtOf(net), empty)).what).toBe(
-      '3 layers of the prototxt need weights and have none in the caffemodel (the caffemodel holds no weights at all): "c", "b", "fc"; Caffe would leave them at their initial values',
+      '3 layers of the prototxt need weights and have none in the caffemodel (the caffemodel holds no weights at all): "c", "b", "fc"; Caffe would leave them at their initial values.',
     );
   });
 
@@ -136,7 +136,7 @@ describe.skipIf(!haveCorpus || !haveOracle)('corpus pairs', () => {
     expect(e.code).toBe('pair-blob-count');
     expect(e.where).toEqual({ kind: 'layer', file: 'mobilenet_v2.caffemodel', layer: 'conv1' });
     expect(e.message).toBe(
-      'mobilenet_v2.caffemodel, layer "conv1": Convolution layer "conv1" has 1 blob in the caffemodel ([32, 3, 3, 3]), but the prototxt makes 2 (weights [64, 3, 7, 7], bias [64]); Caffe refuses such a pair ("Incompatible number of blobs for layer conv1") — these weights belong to another network (or another version of it): give the .caffemodel that was trained with this .prototxt',
+      'mobilenet_v2.caffemodel, layer "conv1": Convolution layer "conv1" has 1 blob in the caffemodel ([32, 3, 3, 3]), but the prototxt makes 2 (weights [64, 3, 7, 7], bias [64]); Caffe refuses such a pair ("Incompatible number of blobs for layer conv1"). These weights belong to another network (or another version of it): give the .caffemodel that was trained with this .prototxt.',
     );
   });
 
@@ -199,7 +199,7 @@ describe.skipIf(!haveCorpus || !haveOracle)('corpus pairs', () => {
       })),
     });
     expect(error(() => loadFiles(proto, { name: 'alexnet.caffemodel', bytes: wrong })).what).toMatch(
-      /^param 0 \(weights\) of InnerProduct layer "fc7" has the shape \[1, 4096, 2048, 2\] \(legacy num\/channels\/height\/width\) in the caffemodel, but the prototxt makes it \[4096, 4096\]/,
+      /^Param 0 \(weights\) of InnerProduct layer "fc7" has the shape \[1, 4096, 2048, 2\] \(legacy num\/channels\/height\/width\) in the caffemodel, but the prototxt makes it \[4096, 4096\]/,
     );
   });
 });

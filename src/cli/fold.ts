@@ -8,8 +8,8 @@
  */
 import { closeSync, openSync, readFileSync, realpathSync, statSync, writeFileSync, writeSync, existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { CaffeFoldError, isCaffeFoldError } from '../core/errors';
-import { MAX_FILE_BYTES, foldLoaded, loadFiles, outputNames, type FoldReport } from '../core/pipeline';
+import { CaffeFoldError, caffeError, checkFileSize, isCaffeFoldError, renderError, type ErrorParams, type UsageCode } from '../core/errors';
+import { foldLoaded, loadFiles, outputNames, type FoldReport, type FoldResult } from '../core/pipeline';
 import { MIN_THRESHOLD, NOISE_FACTOR, compareModels, type Engine, type WholeNetCheck } from '../core/check';
 import { openCvEngine } from './engine';
 
@@ -40,7 +40,14 @@ export interface CompareCliOptions {
   quiet: boolean;
 }
 
-export class UsageError extends Error {}
+/** A bad command line: the CLI prints the message and its usage, and exits 2. */
+export class UsageError<C extends UsageCode = UsageCode> extends CaffeFoldError<C> {
+  override name = 'UsageError';
+  constructor(code: C, params: ErrorParams<C>) {
+    const { what, hint } = renderError(code, params);
+    super(code, what, undefined, hint);
+  }
+}
 
 const USAGE = `Usage: npm run fold -- --model NET.prototxt --weights NET.caffemodel [options]
 
@@ -73,133 +80,159 @@ Runs two models in OpenCV DNN (WebAssembly) on the same seeded input and compare
 for files: exit 0 when they agree, 1 when they differ, 2 when they could not be compared (usage, bad or missing
 file, a layer OpenCV cannot run).`;
 
-function intArg(flag: string, v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n)) throw new UsageError(`${flag} takes a whole number ≥ 0, not "${v}"`);
-  return n;
+/** Reads argv flag by flag: `--flag value`, `--flag=value`, `-f value`; names with `-` or `_` alike. */
+class ArgReader {
+  private i = -1;
+  /** The flag as given, without an inline `=value`. */
+  flag = '';
+  /** A value given inline (`--against=x`); undefined when the value, if any, follows as its own argument. */
+  inline: string | undefined;
+  constructor(private readonly argv: string[]) {}
+
+  /** The next flag's name (`output_model`), or undefined at the end. */
+  next(): string | undefined {
+    if (++this.i >= this.argv.length) return undefined;
+    const a = this.argv[this.i];
+    const eq = a.indexOf('=');
+    const split = a.startsWith('--') && eq > 0;
+    this.flag = split ? a.slice(0, eq) : a;
+    this.inline = split ? a.slice(eq + 1) : undefined;
+    return this.flag.replace(/^--?/, '').replace(/-/g, '_');
+  }
+
+  /** The whole argument, as given (for messages). */
+  get arg(): string {
+    return this.argv[this.i];
+  }
+
+  value(): string {
+    const v = this.inline ?? this.argv[++this.i];
+    if (v === undefined || (this.inline === undefined && v.startsWith('--'))) throw new UsageError('usage-needs-value', { flag: this.flag });
+    return v;
+  }
+
+  count(): number {
+    const v = this.value();
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n)) throw new UsageError('usage-not-a-count', { flag: this.flag, value: v });
+    return n;
+  }
+
+  /** The arguments after the flag up to the next flag (`--skip a b c`), or the inline value split at commas. */
+  list(): string[] {
+    if (this.inline !== undefined) return this.inline.split(',').filter(Boolean);
+    const items: string[] = [];
+    while (this.i + 1 < this.argv.length && !this.argv[this.i + 1].startsWith('-')) items.push(...this.argv[++this.i].split(',').filter(Boolean));
+    return items;
+  }
+
+  /** The next argument as it is (the second file of `--against`), or undefined if there is none or it is a flag. */
+  positional(): string | undefined {
+    const v = this.argv[this.i + 1];
+    if (v === undefined || v.startsWith('--')) return undefined;
+    this.i++;
+    return v;
+  }
 }
 
-export function parseArgs(argv: string[]): CliOptions {
+/** The fold's options from argv, or 'help' for --help. */
+export function parseArgs(argv: string[]): CliOptions | 'help' {
   const o: Partial<CliOptions> & { skip: string[] } = { skip: [], dryRun: false, zeroFactor: 'caffe', quiet: false, allowMissingWeights: false, verify: false, seed: 1, timingRuns: 5 };
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i];
-    let inline: string | undefined;
-    const eq = a.indexOf('=');
-    if (a.startsWith('--') && eq > 0) {
-      inline = a.slice(eq + 1);
-      a = a.slice(0, eq);
-    }
-    const key = a.replace(/^--?/, '').replace(/-/g, '_');
-    const value = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined || (inline === undefined && v.startsWith('--'))) throw new UsageError(`${a} needs a value`);
-      return v;
-    };
-    switch (key) {
-      case 'model':
-      case 'm':
-        o.model = value();
-        break;
-      case 'weights':
-      case 'w':
-        o.weights = value();
-        break;
-      case 'output_model':
-        o.outputModel = value();
-        break;
-      case 'output_weights':
-        o.outputWeights = value();
-        break;
-      case 'report':
-        o.report = value();
-        break;
-      case 'dry_run':
-        o.dryRun = true;
-        break;
-      case 'allow_missing_weights':
-        o.allowMissingWeights = true;
-        break;
-      case 'quiet':
-      case 'q':
-        o.quiet = true;
-        break;
-      case 'skip': {
-        if (inline !== undefined) o.skip.push(...inline.split(',').filter(Boolean));
-        else {
-          let n = 0;
-          while (i + 1 < argv.length && !argv[i + 1].startsWith('-')) {
-            o.skip.push(...argv[++i].split(',').filter(Boolean));
-            n++;
-          }
-          if (n === 0) throw new UsageError('--skip needs at least one layer name');
-        }
-        break;
-      }
-      case 'zero_factor': {
-        const v = value();
-        if (v !== 'caffe' && v !== 'one') throw new UsageError(`--zero-factor takes "caffe" or "one", not "${v}"`);
-        o.zeroFactor = v;
-        break;
-      }
-      case 'verify':
-        o.verify = true;
-        break;
-      case 'seed':
-        o.seed = intArg(a, value());
-        break;
-      case 'timing_runs':
-        o.timingRuns = intArg(a, value());
-        break;
-      case 'help':
-      case 'h':
-        throw new UsageError('');
-      default:
-        throw new UsageError(`unknown option ${argv[i]}`);
-    }
+  const args = new ArgReader(argv);
+  for (let key = args.next(); key !== undefined; key = args.next()) {
+    if (key === 'help' || key === 'h') return 'help';
+    foldFlag(o, key, args);
   }
-  if (!o.model) throw new UsageError('--model is required');
+  if (!o.model) throw new UsageError('usage-model-required', {});
   return o as CliOptions;
 }
 
-export function parseCompareArgs(argv: string[]): CompareCliOptions {
-  const o: Partial<CompareCliOptions> = { seed: 1, timingRuns: 5, quiet: false };
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i];
-    let inline: string | undefined;
-    const eq = a.indexOf('=');
-    if (a.startsWith('--') && eq > 0) {
-      inline = a.slice(eq + 1);
-      a = a.slice(0, eq);
+/** One flag of the fold into the options. */
+function foldFlag(o: Partial<CliOptions> & { skip: string[] }, key: string, args: ArgReader): void {
+  switch (key) {
+    case 'model':
+    case 'm':
+      o.model = args.value();
+      return;
+    case 'weights':
+    case 'w':
+      o.weights = args.value();
+      return;
+    case 'output_model':
+      o.outputModel = args.value();
+      return;
+    case 'output_weights':
+      o.outputWeights = args.value();
+      return;
+    case 'report':
+      o.report = args.value();
+      return;
+    case 'dry_run':
+      o.dryRun = true;
+      return;
+    case 'allow_missing_weights':
+      o.allowMissingWeights = true;
+      return;
+    case 'quiet':
+    case 'q':
+      o.quiet = true;
+      return;
+    case 'skip': {
+      const names = args.list();
+      if (names.length === 0 && args.inline === undefined) throw new UsageError('usage-skip-empty', {});
+      o.skip.push(...names);
+      return;
     }
-    const value = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined || (inline === undefined && v.startsWith('--'))) throw new UsageError(`${a} needs a value`);
-      return v;
-    };
-    switch (a.replace(/^--?/, '').replace(/-/g, '_')) {
+    case 'zero_factor': {
+      const v = args.value();
+      if (v !== 'caffe' && v !== 'one') throw new UsageError('usage-zero-factor', { value: v });
+      o.zeroFactor = v;
+      return;
+    }
+    case 'verify':
+      o.verify = true;
+      return;
+    case 'seed':
+      o.seed = args.count();
+      return;
+    case 'timing_runs':
+      o.timingRuns = args.count();
+      return;
+    default:
+      throw new UsageError('usage-unknown-option', { option: args.arg });
+  }
+}
+
+/** compare's options from argv (after `compare`), or 'help' for --help. */
+export function parseCompareArgs(argv: string[]): CompareCliOptions | 'help' {
+  const o: Partial<CompareCliOptions> = { seed: 1, timingRuns: 5, quiet: false };
+  const args = new ArgReader(argv);
+  for (let key = args.next(); key !== undefined; key = args.next()) {
+    switch (key) {
       case 'model':
       case 'm':
-        o.model = value();
+        o.model = args.value();
         break;
       case 'weights':
       case 'w':
-        o.weights = value();
+        o.weights = args.value();
         break;
       case 'against': {
-        const p = value();
-        const w = argv[++i];
-        if (inline !== undefined || w === undefined || w.startsWith('--')) throw new UsageError('--against needs two files: B.prototxt B.caffemodel');
+        const inline = args.inline !== undefined;
+        const p = args.value();
+        const w = inline ? undefined : args.positional();
+        if (w === undefined) throw new UsageError('usage-against-two-files', {});
         o.against = [p, w];
         break;
       }
       case 'report':
-        o.report = value();
+        o.report = args.value();
         break;
       case 'seed':
-        o.seed = intArg(a, value());
+        o.seed = args.count();
         break;
       case 'timing_runs':
-        o.timingRuns = intArg(a, value());
+        o.timingRuns = args.count();
         break;
       case 'quiet':
       case 'q':
@@ -207,13 +240,13 @@ export function parseCompareArgs(argv: string[]): CompareCliOptions {
         break;
       case 'help':
       case 'h':
-        throw new UsageError('');
+        return 'help';
       default:
-        throw new UsageError(`unknown option ${argv[i]}`);
+        throw new UsageError('usage-unknown-option', { option: args.arg });
     }
   }
-  if (!o.model || !o.weights) throw new UsageError('compare needs --model A.prototxt --weights A.caffemodel');
-  if (!o.against) throw new UsageError('compare needs --against B.prototxt B.caffemodel');
+  if (!o.model || !o.weights) throw new UsageError('usage-compare-model', {});
+  if (!o.against) throw new UsageError('usage-compare-against', {});
   return o as CompareCliOptions;
 }
 
@@ -229,18 +262,52 @@ export interface CliResult {
   check?: WholeNetCheck;
 }
 
+/** Why a file cannot be read or written, in a person's words where Node's code says it plainly. */
+function ioReason(e: unknown, writing: boolean): string {
+  switch ((e as NodeJS.ErrnoException).code) {
+    case 'ENOENT':
+      return writing ? 'its folder does not exist' : 'there is no such file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'it is a folder';
+    default:
+      return (e as Error).message;
+  }
+}
+
 /** Read a whole input file, refusing one over 2 GB before reading it; errors say which file and why. */
 function readInput(p: string): Uint8Array {
+  let size: number;
   try {
-    const size = statSync(p).size;
-    if (size > MAX_FILE_BYTES) {
-      throw new CaffeFoldError('file-too-large', `the file is ${(size / 2 ** 30).toFixed(2)} GB; caffe-fold reads files up to 2 GB`, { kind: 'file', file: p }, 'Caffe itself cannot read protobuf messages over 2 GB either: check the file');
-    }
+    size = statSync(p).size;
+  } catch (e) {
+    throw caffeError('file-unreadable', { reason: ioReason(e, false) }, { kind: 'file', file: p });
+  }
+  checkFileSize(p, size);
+  try {
     // A Buffer is a Uint8Array: no copy.
     return readFileSync(p);
   } catch (e) {
-    if (isCaffeFoldError(e)) throw e;
-    throw new Error(`cannot read ${p}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    throw caffeError('file-unreadable', { reason: ioReason(e, false) }, { kind: 'file', file: p });
+  }
+}
+
+const input = (p: string) => ({ name: basename(p), bytes: readInput(p) });
+
+/** Write an output file (text, or chunks one after another); errors say which file and why. */
+function writeOutput(p: string, data: string | Uint8Array[]): void {
+  try {
+    if (typeof data === 'string') return writeFileSync(p, data);
+    const fd = openSync(p, 'w');
+    try {
+      for (const c of data) writeSync(fd, c);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    throw caffeError('file-unwritable', { reason: ioReason(e, true) }, { kind: 'file', file: p });
   }
 }
 
@@ -248,98 +315,115 @@ let engine: Promise<Engine> | undefined;
 /** The check's engine, loaded once per process (opencv.js takes about a second to start). */
 const theEngine = () => (engine ??= openCvEngine());
 
-const stdout = (s: string) => process.stdout.write(s + '\n');
-const stderr = (s: string) => process.stderr.write(s + '\n');
+type Print = (s: string) => void;
+const stdout: Print = (s) => process.stdout.write(s + '\n');
+const stderr: Print = (s) => process.stderr.write(s + '\n');
 
-export async function runCli(argv: string[], out: (s: string) => void = stdout, err: (s: string) => void = stderr): Promise<CliResult> {
-  if (argv[0] === 'compare') return runCompare(argv.slice(1), out, err);
-  let opts: CliOptions;
+/** Parse argv, or print the usage: the options, or the exit code when there is nothing more to do. */
+function parseOrUsage<T extends object>(parse: () => T | 'help', prog: string, out: Print, err: Print): T | number {
   try {
-    opts = parseArgs(argv);
+    const o = parse();
+    if (o !== 'help') return o;
+    out(USAGE);
+    return 0;
   } catch (e) {
-    if (e instanceof UsageError) {
-      if (e.message) err(`caffe-fold: ${e.message}\n`);
-      (e.message ? err : out)(USAGE);
-      return { code: e.message ? 2 : 0 };
-    }
-    throw e;
+    if (!(e instanceof UsageError)) throw e;
+    err(`${prog}: ${e.message}\n`);
+    err(USAGE);
+    return 2;
   }
+}
+
+export async function runCli(argv: string[], out: Print = stdout, err: Print = stderr): Promise<CliResult> {
+  if (argv[0] === 'compare') return runCompare(argv.slice(1), out, err);
+  const opts = parseOrUsage(() => parseArgs(argv), 'caffe-fold', out, err);
+  if (typeof opts === 'number') return { code: opts };
   const log = opts.quiet ? () => {} : out;
   try {
-    const read = readInput;
-    const loaded = loadFiles({ name: basename(opts.model), bytes: read(opts.model) }, opts.weights ? { name: basename(opts.weights), bytes: read(opts.weights) } : undefined, {
-      zeroFactor: opts.zeroFactor,
-      allowMissingWeights: opts.allowMissingWeights,
-    });
-    if (!opts.weights) {
-      log(summaryOfAnalysis(loaded.analysis.chains.length, loaded.analysis.refusals));
-      err('caffe-fold: no --weights given: analysed the structure only; give the .caffemodel to fold.');
-      return { code: opts.dryRun ? 0 : 2 };
-    }
-    // In place: the weights are folded in the bytes read from the file (ours; the file itself is never written).
-    const result = foldLoaded(loaded, { skip: opts.skip, zeroFactor: opts.zeroFactor, inPlace: true });
-    const names = outputNames(opts.model, opts.weights);
-    const outModel = opts.outputModel ?? join(dirname(opts.model), names.prototxt);
-    const outWeights = opts.outputWeights ?? join(dirname(opts.weights), names.caffemodel);
-    for (const [o, label] of [
-      [outModel, '--output_model'],
-      [outWeights, '--output_weights'],
-    ] as const) {
-      if (samePath(o, opts.model) || samePath(o, opts.weights)) throw new Error(`${label} ${o} is one of the input files; caffe-fold never overwrites its input: choose another name`);
-    }
-    const r = result.report;
-    log(`${opts.model}: ${r.layers.before} layers → ${r.layers.after} (${r.removedLayers.length} removed)`);
-    log(`folded ${r.chains.length} chain(s):`);
-    for (const c of r.chains) log(`  ${c.label.padEnd(18)} ${c.layers.join(' → ')}   max rel. error ${c.proof.maxRelError.toExponential(1)}${c.moveTo ? `   (placed at "${c.moveTo}")` : ''}`);
-    log(structureLine(r));
-    const refused = r.refusals.filter((x) => x.code !== 'skipped');
-    const skipped = r.refusals.filter((x) => x.code === 'skipped');
-    if (skipped.length) log(`left on request: ${skipped.map((s) => s.layer).join(', ')}`);
-    log(`not folded: ${refused.length}`);
-    for (const x of refused) log(`  ${x.type} "${x.layer}": ${x.reason}`);
-    for (const w of r.warnings) log(`warning: ${w.layer ? `"${w.layer}": ` : ''}${w.message}`);
-    if (!opts.dryRun) {
-      writeFileSync(outModel, result.prototxt.text);
-      const fd = openSync(outWeights, 'w');
-      try {
-        for (const c of result.caffemodel.chunks) writeSync(fd, c);
-      } finally {
-        closeSync(fd);
-      }
-      log(`wrote ${outModel}\nwrote ${outWeights}`);
-    } else log('dry run: nothing written');
-    let check: WholeNetCheck | undefined;
-    if (opts.verify) {
-      // The fold wrote over the weights it read (in place): the original is read again from its file, which is
-      // never written. The folded pair is the one written, or with --dry-run the one in memory.
-      const original = { prototxt: read(opts.model), caffemodel: read(opts.weights), name: basename(opts.model) };
-      const folded = opts.dryRun
-        ? { prototxt: new TextEncoder().encode(result.prototxt.text), caffemodel: concat(result.caffemodel.chunks), name: result.prototxt.name }
-        : { prototxt: read(outModel), caffemodel: read(outWeights), name: basename(outModel) };
-      check = compareModels(await theEngine(), original, folded, { seed: opts.seed, timingRuns: opts.timingRuns });
-      for (const line of checkTable(check)) log(line);
-      if (check.status === 'not-run') err(`caffe-fold: warning: the whole-net check did not run: ${check.reason}`);
-    }
-    if (opts.report) {
-      writeFileSync(opts.report, JSON.stringify({ ...reportJson(r, opts), ...(check ? { check } : {}) }, null, 2) + '\n');
-      log(`wrote ${opts.report}`);
-    }
-    if (check?.status === 'different') {
-      err(`caffe-fold: the folded net's outputs differ from the original's: ${check.reason}`);
-      return { code: 1, report: r, check };
-    }
-    return { code: 0, report: r, check };
+    return opts.weights ? await fold(opts, opts.weights, log, err) : analyseOnly(opts, log, err);
   } catch (e) {
-    if (isCaffeFoldError(e)) {
-      err(`caffe-fold: ${e.message}`);
-      return { code: 1 };
-    }
-    if (e instanceof Error && /^cannot read|never overwrites/.test(e.message)) {
-      err(`caffe-fold: ${e.message}`);
-      return { code: 1 };
-    }
-    throw e;
+    // The user's files or paths (a bad file, one that cannot be read or written, an output that is an input):
+    // exit 1 with what, where and what to do. Anything else is a bug (exit 70, in main below).
+    if (!isCaffeFoldError(e)) throw e;
+    err(`caffe-fold: ${e.message}`);
+    return { code: 1 };
   }
+}
+
+/** No weights: the structure's analysis only. */
+function analyseOnly(opts: CliOptions, log: Print, err: Print): CliResult {
+  const loaded = loadFiles(input(opts.model), undefined, { zeroFactor: opts.zeroFactor, allowMissingWeights: opts.allowMissingWeights });
+  log(summaryOfAnalysis(loaded.analysis.chains.length, loaded.analysis.refusals));
+  err('caffe-fold: no --weights given: analysed the structure only; give the .caffemodel to fold.');
+  return { code: opts.dryRun ? 0 : 2 };
+}
+
+/** Where the folded pair goes (beside the inputs by default); an output that is an input is refused. */
+function outputPaths(opts: CliOptions, weights: string): { model: string; weights: string } {
+  const names = outputNames(opts.model, weights);
+  const out = { model: opts.outputModel ?? join(dirname(opts.model), names.prototxt), weights: opts.outputWeights ?? join(dirname(weights), names.caffemodel) };
+  for (const [o, flag] of [
+    [out.model, '--output_model'],
+    [out.weights, '--output_weights'],
+  ] as const) {
+    if (samePath(o, opts.model) || samePath(o, weights)) throw caffeError('output-is-input', { flag }, { kind: 'file', file: o });
+  }
+  return out;
+}
+
+/** Read, fold, write, check (--verify), report. */
+async function fold(opts: CliOptions, weights: string, log: Print, err: Print): Promise<CliResult> {
+  const outputs = outputPaths(opts, weights);
+  const loaded = loadFiles(input(opts.model), input(weights), { zeroFactor: opts.zeroFactor, allowMissingWeights: opts.allowMissingWeights });
+  // In place: the weights are folded in the bytes read from the file (ours; the file itself is never written).
+  const result = foldLoaded(loaded, { skip: opts.skip, zeroFactor: opts.zeroFactor, inPlace: true });
+  const r = result.report;
+  for (const line of foldLines(r, opts.model)) log(line);
+  if (!opts.dryRun) {
+    writeOutput(outputs.model, result.prototxt.text);
+    writeOutput(outputs.weights, result.caffemodel.chunks);
+    log(`wrote ${outputs.model}\nwrote ${outputs.weights}`);
+  } else log('dry run: nothing written');
+  const check = opts.verify ? await verify(opts, weights, result, outputs, log, err) : undefined;
+  if (opts.report) {
+    writeOutput(opts.report, JSON.stringify({ ...reportJson(r, opts), ...(check ? { check } : {}) }, null, 2) + '\n');
+    log(`wrote ${opts.report}`);
+  }
+  if (check?.status === 'different') {
+    err(`caffe-fold: the folded net's outputs differ from the original's: ${check.reason}`);
+    return { code: 1, report: r, check };
+  }
+  return { code: 0, report: r, check };
+}
+
+/** The fold as printed: the layer counts, the chains folded with their proofs, the structure, the refusals, the warnings. */
+function foldLines(r: FoldReport, model: string): string[] {
+  const refused = r.refusals.filter((x) => x.code !== 'skipped');
+  const skipped = r.refusals.filter((x) => x.code === 'skipped');
+  return [
+    `${model}: ${r.layers.before} layers → ${r.layers.after} (${r.removedLayers.length} removed)`,
+    `folded ${r.chains.length} chain(s):`,
+    ...r.chains.map((c) => `  ${c.label.padEnd(18)} ${c.layers.join(' → ')}   max rel. error ${c.proof.maxRelError.toExponential(1)}${c.moveTo ? `   (placed at "${c.moveTo}")` : ''}`),
+    structureLine(r),
+    ...(skipped.length ? [`left on request: ${skipped.map((s) => s.layer).join(', ')}`] : []),
+    `not folded: ${refused.length}`,
+    ...refused.map((x) => `  ${x.type} "${x.layer}": ${x.reason}`),
+    ...r.warnings.map((w) => `warning: ${w.layer ? `"${w.layer}": ` : ''}${w.message}`),
+  ];
+}
+
+/** --verify: the original and the folded net in OpenCV DNN on the same input. */
+async function verify(opts: CliOptions, weights: string, result: FoldResult, outputs: { model: string; weights: string }, log: Print, err: Print): Promise<WholeNetCheck> {
+  // The fold wrote over the weights it read (in place): the original is read again from its file, which is
+  // never written. The folded pair is the one written, or with --dry-run the one in memory.
+  const original = { prototxt: readInput(opts.model), caffemodel: readInput(weights), name: basename(opts.model) };
+  const folded = opts.dryRun
+    ? { prototxt: new TextEncoder().encode(result.prototxt.text), caffemodel: concat(result.caffemodel.chunks), name: result.prototxt.name }
+    : { prototxt: readInput(outputs.model), caffemodel: readInput(outputs.weights), name: basename(outputs.model) };
+  const check = compareModels(await theEngine(), original, folded, { seed: opts.seed, timingRuns: opts.timingRuns });
+  for (const line of checkTable(check)) log(line);
+  if (check.status === 'not-run') err(`caffe-fold: warning: the whole-net check did not run: ${check.reason}`);
+  return check;
 }
 
 function concat(chunks: Uint8Array[]): Uint8Array {
@@ -374,34 +458,26 @@ export function checkTable(c: WholeNetCheck): string[] {
 }
 
 /** compare mode: exit 0 equal, 1 different, 2 could not compare (as cmp). */
-async function runCompare(argv: string[], out: (s: string) => void, err: (s: string) => void): Promise<CliResult> {
-  let opts: CompareCliOptions;
+async function runCompare(argv: string[], out: Print, err: Print): Promise<CliResult> {
+  const opts = parseOrUsage(() => parseCompareArgs(argv), 'caffe-fold compare', out, err);
+  if (typeof opts === 'number') return { code: opts };
   try {
-    opts = parseCompareArgs(argv);
+    return await compare(opts, opts.quiet ? () => {} : out, err);
   } catch (e) {
-    if (e instanceof UsageError) {
-      if (e.message) err(`caffe-fold compare: ${e.message}\n`);
-      (e.message ? err : out)(USAGE);
-      return { code: e.message ? 2 : 0 };
-    }
-    throw e;
+    // A file that cannot be read, or is not a Caffe model: could not compare. Anything else is a bug.
+    if (!isCaffeFoldError(e)) throw e;
+    err(`caffe-fold compare: ${e.message}`);
+    return { code: 2 };
   }
-  const log = opts.quiet ? () => {} : out;
-  let check: WholeNetCheck;
-  try {
-    const a = { prototxt: readInput(opts.model), caffemodel: readInput(opts.weights), name: basename(opts.model) };
-    const b = { prototxt: readInput(opts.against[0]), caffemodel: readInput(opts.against[1]), name: basename(opts.against[0]) };
-    check = compareModels(await theEngine(), a, b, { seed: opts.seed, timingRuns: opts.timingRuns });
-  } catch (e) {
-    if (isCaffeFoldError(e) || (e instanceof Error && /^cannot read/.test(e.message))) {
-      err(`caffe-fold compare: ${(e as Error).message}`);
-      return { code: 2 };
-    }
-    throw e;
-  }
+}
+
+async function compare(opts: CompareCliOptions, log: Print, err: Print): Promise<CliResult> {
+  const a = { prototxt: readInput(opts.model), caffemodel: readInput(opts.weights), name: basename(opts.model) };
+  const b = { prototxt: readInput(opts.against[0]), caffemodel: readInput(opts.against[1]), name: basename(opts.against[0]) };
+  const check = compareModels(await theEngine(), a, b, { seed: opts.seed, timingRuns: opts.timingRuns });
   for (const line of checkTable(check)) log(line);
   if (opts.report) {
-    writeFileSync(opts.report, JSON.stringify({ model: opts.model, weights: opts.weights, against: opts.against, check }, null, 2) + '\n');
+    writeOutput(opts.report, JSON.stringify({ model: opts.model, weights: opts.weights, against: opts.against, check }, null, 2) + '\n');
     log(`wrote ${opts.report}`);
   }
   if (check.status === 'not-run') err(`caffe-fold compare: could not compare: ${check.reason}`);

@@ -2,7 +2,7 @@
  * The core's front door, used by the worker and the CLI: load a prototxt (+ caffemodel), analyse, fold.
  * Pure: bytes in, bytes out.
  */
-import { CaffeFoldError } from './errors';
+import { caffeError, checkFileSize, type FileFormat } from './errors';
 import { MAX_FILE_BYTES } from './display/files';
 import { buildNet, type Net } from './net';
 import { looksLikeCaffemodel, readCaffemodel, type CaffeModel, type ModelLayer } from './caffemodel';
@@ -50,29 +50,28 @@ export type { Analysis, ChainProof, ChainStats, FoldOptions, FoldPhase, FoldRepo
 
 export { MAX_FILE_BYTES };
 
-const SIGNATURES: { bytes: number[]; what: string; hint: string }[] = [
-  { bytes: [0x89, 0x50, 0x4e, 0x47], what: 'a PNG image', hint: 'drop the network definition (.prototxt) and its weights (.caffemodel)' },
-  { bytes: [0xff, 0xd8, 0xff], what: 'a JPEG image', hint: 'drop the network definition (.prototxt) and its weights (.caffemodel)' },
-  { bytes: [0x47, 0x49, 0x46, 0x38], what: 'a GIF image', hint: 'drop the network definition (.prototxt) and its weights (.caffemodel)' },
-  { bytes: [0x50, 0x4b, 0x03, 0x04], what: 'a zip archive', hint: 'unpack it first and drop the .prototxt and .caffemodel inside' },
-  { bytes: [0x1f, 0x8b], what: 'a gzip archive', hint: 'unpack it first and drop the .prototxt and .caffemodel inside' },
-  { bytes: [0x89, 0x48, 0x44, 0x46], what: 'an HDF5 file (.caffemodel.h5)', hint: 'save the weights as a binary .caffemodel (Caffe\'s net.save) and drop that' },
-  { bytes: [0x25, 0x50, 0x44, 0x46], what: 'a PDF document', hint: 'drop the network definition (.prototxt) and its weights (.caffemodel)' },
+/** First bytes of files that are not Caffe models (their messages are in core/errors/table.ts). */
+const SIGNATURES: { bytes: number[]; format: FileFormat }[] = [
+  { bytes: [0x89, 0x50, 0x4e, 0x47], format: 'png' },
+  { bytes: [0xff, 0xd8, 0xff], format: 'jpeg' },
+  { bytes: [0x47, 0x49, 0x46, 0x38], format: 'gif' },
+  { bytes: [0x50, 0x4b, 0x03, 0x04], format: 'zip' },
+  { bytes: [0x1f, 0x8b], format: 'gzip' },
+  { bytes: [0x89, 0x48, 0x44, 0x46], format: 'hdf5' },
+  { bytes: [0x25, 0x50, 0x44, 0x46], format: 'pdf' },
 ];
 
 /** Is this a text prototxt or a binary caffemodel? Decided by content, not by name. */
 export function detectKind(bytes: Uint8Array, name?: string): FileKind {
   const where = { kind: 'file' as const, file: name };
-  if (bytes.length === 0) throw new CaffeFoldError('file-empty', 'the file is empty', where, 'the download or copy may have failed: get the file again');
+  if (bytes.length === 0) throw caffeError('file-empty', {}, where);
   for (const s of SIGNATURES) {
-    if (s.bytes.every((b, i) => bytes[i] === b)) throw new CaffeFoldError('file-unsupported', `this is ${s.what}, not a Caffe model file`, where, s.hint);
+    if (s.bytes.every((b, i) => bytes[i] === b)) throw caffeError('file-unsupported', { format: s.format }, where);
   }
   if (looksLikeText(bytes)) return 'prototxt';
-  if (looksLikeOnnx(bytes)) {
-    throw new CaffeFoldError('file-unsupported', 'this looks like an ONNX model, not a Caffe model', where, 'caffe-fold reads Caffe .prototxt + .caffemodel pairs; fold ONNX models with onnxoptimizer or onnxsim');
-  }
+  if (looksLikeOnnx(bytes)) throw caffeError('file-unsupported', { format: 'onnx' }, where);
   if (looksLikeCaffemodel(bytes)) return 'caffemodel';
-  throw new CaffeFoldError('file-unsupported', 'this is neither a Caffe network definition (text) nor Caffe weights (binary NetParameter)', where, 'drop the network definition (.prototxt) and its weights (.caffemodel)');
+  throw caffeError('file-unsupported', { format: 'unknown' }, where);
 }
 
 function looksLikeText(bytes: Uint8Array): boolean {
@@ -95,17 +94,9 @@ function looksLikeOnnx(bytes: Uint8Array): boolean {
 
 export function parsePrototxtFile(file: InputFile): PtDocument {
   if (file.bytes.length > 256 * 1024 * 1024) {
-    throw new CaffeFoldError('prototxt-too-large', `the network definition is ${(file.bytes.length / 2 ** 20).toFixed(0)} MB; real ones are well under 10 MB`, { kind: 'file', file: file.name }, 'check that this is the .prototxt and not the weights');
+    throw caffeError('prototxt-too-large', { bytes: file.bytes.length }, { kind: 'file', file: file.name });
   }
-  if (!looksLikeText(file.bytes)) {
-    const swapped = looksLikeCaffemodel(file.bytes);
-    throw new CaffeFoldError(
-      swapped ? 'file-swapped' : 'prototxt-not-text',
-      swapped ? 'this is a binary .caffemodel (the weights), given where the network definition (.prototxt) was expected' : 'this is a binary file, not a text network definition (.prototxt)',
-      { kind: 'file', file: file.name },
-      swapped ? 'give the .prototxt as the model and the .caffemodel as the weights' : 'give the deploy .prototxt of the network',
-    );
-  }
+  if (!looksLikeText(file.bytes)) throw caffeError(looksLikeCaffemodel(file.bytes) ? 'file-swapped' : 'prototxt-not-text', {}, { kind: 'file', file: file.name });
   const text = new TextDecoder('utf-8').decode(file.bytes);
   return parsePrototxt(text, file.name);
 }
@@ -126,32 +117,14 @@ export function pairWeights(net: Net, model: CaffeModel | undefined, shapes: Map
   return { weights, missing, unused };
 }
 
-const quoted = (names: string[], max: number) => `${names.slice(0, max).map((n) => `"${n}"`).join(', ')}${names.length > max ? ', …' : ''}`;
-
 /** A prototxt with no layers (empty, only comments, or every layer left out in this phase) cannot be folded or drawn. */
 function refuseEmptyNet(net: Net, file: string): void {
   if (net.layers.length > 0) return;
   const where = { kind: 'file' as const, file };
-  if (net.excluded.length > 0) {
-    const ex = net.excluded[0];
-    throw new CaffeFoldError(
-      'net-no-layers',
-      `all ${net.excluded.length} layers are left out in the TEST phase (the first, "${ex.name}": ${ex.reason}): there is nothing to fold or draw`,
-      where,
-      'give the deploy .prototxt of the network (the one with an Input layer or input_shape)',
-    );
-  }
-  if (net.doc.text.trim() === '') {
-    throw new CaffeFoldError('net-no-layers', 'the network definition is empty: there is nothing to fold or draw', where, 'give the .prototxt that describes the network: the text file with its layer { name: … type: … } blocks');
-  }
-  throw new CaffeFoldError(
-    'net-no-layers',
-    net.inputs.length
-      ? `the network definition declares ${net.inputs.length === 1 ? 'an input' : 'inputs'} (${quoted(net.inputs.map((i) => i.name), 3)}) but no layers: there is nothing to fold or draw`
-      : 'the network definition has no layers (no "layer { … }" blocks): there is nothing to fold or draw',
-    where,
-    'give the .prototxt that describes the network: the text file with its layer { name: … type: … } blocks',
-  );
+  const ex = net.excluded[0];
+  if (ex) throw caffeError('net-no-layers', { why: 'excluded', count: net.excluded.length, first: ex.name, reason: ex.reason }, where);
+  if (net.doc.text.trim() === '') throw caffeError('net-no-layers', { why: 'empty' }, where);
+  throw caffeError('net-no-layers', { why: 'no-layers', inputs: net.inputs.map((i) => i.name) }, where);
 }
 
 export interface LoadOptions {
@@ -168,11 +141,7 @@ export interface LoadOptions {
 }
 
 export function loadFiles(prototxt: InputFile, caffemodel?: InputFile, opts: LoadOptions = {}): Loaded {
-  for (const f of [prototxt, caffemodel]) {
-    if (f && f.bytes.length > MAX_FILE_BYTES) {
-      throw new CaffeFoldError('file-too-large', `the file is ${(f.bytes.length / 2 ** 30).toFixed(2)} GB; caffe-fold reads files up to 2 GB`, { kind: 'file', file: f.name }, 'Caffe itself cannot read protobuf messages over 2 GB either: check the file');
-    }
-  }
+  for (const f of [prototxt, caffemodel]) if (f) checkFileSize(f.name, f.bytes.length);
   const doc = parsePrototxtFile(prototxt);
   const net = buildNet(doc);
   refuseEmptyNet(net, prototxt.name);
@@ -201,29 +170,16 @@ function checkPair(
   shapes: Map<string, number[]>,
   opts: LoadOptions,
 ): void {
-  const other = 'these weights belong to another network (or another version of it): give the .caffemodel that was trained with this .prototxt';
   if (weights.size > 0 && !net.layers.some((l) => weights.has(l.name))) {
-    throw new CaffeFoldError(
-      'pair-mismatch',
-      `none of the ${weights.size} weighted layers of the caffemodel (${[...weights.keys()].slice(0, 3).map((n) => `"${n}"`).join(', ')}…) is in the prototxt`,
-      { kind: 'file', file: modelFile },
-      'these weights belong to another network: drop the .prototxt that was trained with them',
-    );
+    throw caffeError('pair-mismatch', { layers: [...weights.keys()] }, { kind: 'file', file: modelFile });
   }
   const problems = checkPairing(net, model, shapes);
   if (problems.length) {
     const [p, ...rest] = problems;
-    const more = rest.length ? `; ${rest.length} other layer${rest.length === 1 ? '' : 's'} do${rest.length === 1 ? 'es' : ''} not fit either (${quoted(rest.map((r) => r.layer), 3)})` : '';
-    throw new CaffeFoldError(p.code, p.what + more, { kind: 'layer', file: modelFile, layer: p.layer }, other);
+    throw caffeError(p.code, { problem: p.what, others: rest.map((r) => r.layer) }, { kind: 'layer', file: modelFile, layer: p.layer });
   }
   if (missing.length && !opts.allowMissingWeights) {
-    const none = weights.size === 0 ? ' (the caffemodel holds no weights at all)' : '';
-    throw new CaffeFoldError(
-      'pair-missing-weights',
-      `${missing.length} layer${missing.length === 1 ? '' : 's'} of the prototxt need${missing.length === 1 ? 's' : ''} weights and ${missing.length === 1 ? 'has' : 'have'} none in the caffemodel${none}: ${quoted(missing, 5)}; Caffe would leave ${missing.length === 1 ? 'it' : 'them'} at ${missing.length === 1 ? 'its' : 'their'} initial values`,
-      { kind: 'layer', file: protoFile, layer: missing[0] },
-      `give the .caffemodel that was trained with this .prototxt; if ${missing.length === 1 ? 'this layer is' : 'these layers are'} meant to keep ${missing.length === 1 ? 'its' : 'their'} initial values, load anyway (command line: --allow-missing-weights)`,
-    );
+    throw caffeError('pair-missing-weights', { missing, noneAtAll: weights.size === 0 }, { kind: 'layer', file: protoFile, layer: missing[0] });
   }
 }
 
@@ -239,7 +195,7 @@ export function chainDetails(loaded: Loaded, chainId: string, zeroFactor: 'caffe
 
 export function foldLoaded(loaded: Loaded, opts: FoldOptions = {}, onPhase?: Progress): FoldResult {
   if (!loaded.model) {
-    throw new CaffeFoldError('fold-no-weights', 'there are no weights to fold', { kind: 'file', file: loaded.prototxtName }, 'drop the .caffemodel that goes with this .prototxt');
+    throw caffeError('fold-no-weights', {}, { kind: 'file', file: loaded.prototxtName });
   }
   const analysis = opts.zeroFactor && opts.zeroFactor !== 'caffe' ? analyse(loaded.net, { weights: loaded.weights, zeroFactor: opts.zeroFactor }) : loaded.analysis;
   const out = foldNet({ net: loaded.net, model: loaded.model, weights: loaded.weights, analysis }, opts, onPhase);

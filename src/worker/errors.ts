@@ -1,5 +1,5 @@
 /** Errors cross comlink as plain objects: the worker catches everything and returns one of these. */
-import { formatWhere, isCaffeFoldError } from '../core/errors';
+import { formatWhere, isCaffeFoldError, renderError } from '../core/errors';
 import type { PlainError, Result } from './types';
 
 export function toPlainError(e: unknown): PlainError {
@@ -7,16 +7,7 @@ export function toPlainError(e: unknown): PlainError {
     return { code: e.code, what: e.what, where: e.where, whereText: formatWhere(e.where) || undefined, hint: e.hint, message: e.message };
   }
   const message = e instanceof Error ? e.message : String(e);
-  return {
-    code: 'internal',
-    what: `Something went wrong inside caffe-fold: ${message}`,
-    hint: 'This is a bug in caffe-fold, not in your files. Please report it with the files if you can share them.',
-    message,
-  };
-}
-
-export function plainError(code: string, what: string, hint: string, file?: string): PlainError {
-  return { code, what, hint, message: `${what} — ${hint}`, where: file ? { kind: 'file', file } : undefined, whereText: file };
+  return { code: 'internal', ...renderError('internal', { message }), message };
 }
 
 export async function attempt<T>(fn: () => T | Promise<T>): Promise<Result<T>> {

@@ -19,7 +19,7 @@ let held: Promise<void> | undefined;
 /** Hold this worker's lock for as long as it lives (resolves once granted). */
 function holdLock(): Promise<void> {
   held ??= new Promise<void>((granted, refused) => {
-    if (!navigator.locks) return refused(new Error('no Web Locks'));
+    if (!navigator.locks) return refused(new Error('This browser has no Web Locks.'));
     navigator.locks.request(LOCK(SESSION), () => {
       granted();
       return new Promise<never>(() => {});
@@ -39,7 +39,7 @@ export async function makeOutput(name: string, chunks: Uint8Array[]): Promise<{ 
       let at = 0;
       for (const c of chunks) {
         const n = access.write(c, { at });
-        if (n !== c.byteLength) throw new Error(`wrote ${n} of ${c.byteLength} bytes`);
+        if (n !== c.byteLength) throw new Error(`Wrote ${n} of ${c.byteLength} bytes.`);
         at += n;
       }
       access.truncate(at);
@@ -66,7 +66,7 @@ export async function clearStaleOutputs(): Promise<void> {
 }
 
 async function outputRoot(): Promise<FileSystemDirectoryHandle> {
-  if (!navigator.storage?.getDirectory) throw new Error('no OPFS');
+  if (!navigator.storage?.getDirectory) throw new Error('This browser has no origin private file system (OPFS).');
   return (await navigator.storage.getDirectory()).getDirectoryHandle(DIR, { create: true });
 }
 

@@ -29,7 +29,7 @@ export function encodeCaffemodel(net: { name?: string; layers: EncodeLayer[] }):
       lw.string(4, l.name);
       const v1Name = Object.keys(V1_TYPE_NAMES).find((k) => V1_TYPE_NAMES[k] === l.type) ?? l.type;
       const num = Object.entries(V1_LAYER_TYPES).find(([, v]) => v === v1Name)?.[0];
-      if (num === undefined) throw new Error(`no V1 enum for layer type ${l.type}`);
+      if (num === undefined) throw new Error(`No V1 enum for layer type ${l.type}.`);
       lw.tag(5, 0);
       lw.varint(Number(num));
       for (const b of l.blobs ?? []) lw.message(6, encodeBlob(b));

@@ -29,7 +29,7 @@ export function fromDType(data: Float32Array | Float64Array | Uint16Array, dtype
  * their alignment), the one allocation a fold of the blob needs — the fold then scales it in place.
  */
 export function blobCopy(b: BlobInfo): Float32Array | Float64Array {
-  if (b.dtype === 'float16') throw new Error('blobCopy: fp16 blobs are decoded with blobFloats');
+  if (b.dtype === 'float16') throw new Error('blobCopy: fp16 blobs are decoded with blobFloats.');
   const out = b.dtype === 'float64' ? new Float64Array(b.count) : new Float32Array(b.count);
   const raw = b.raw;
   if (raw && raw.byteLength === out.byteLength) new Uint8Array(out.buffer).set(raw);
@@ -86,7 +86,7 @@ export type RowScaler = (r: number, src: ArrayLike<number>, dst: Float32Array | 
  */
 export function scaleInPlace(b: BlobInfo, rowLength: number, scaleRow: RowScaler): void {
   const raw = b.raw;
-  if (!raw || b.dtype === 'float16') throw new Error('scaleInPlace: only a packed float32/float64 blob can be folded in place');
+  if (!raw || b.dtype === 'float16') throw new Error('scaleInPlace: only a packed float32/float64 blob can be folded in place.');
   if (!(rowLength > 0)) return; // nothing stored (a blob of no values); never loop on empty rows
   const folded = scaledRows(b, rowLength, scaleRow);
   const rowBytes = rowLength * (b.dtype === 'float64' ? 8 : 4);

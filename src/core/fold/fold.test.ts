@@ -246,7 +246,7 @@ describe('patterns', () => {
     expect(after.weights.get('fc')!.blobs[1]).toMatchObject({ shapeKind: 'legacy', shape: [1, 1, 1, 2] });
     // The same dims as a BlobShape are not the legacy form: Caffe refuses them (Blob::ShapeEquals), and so do we.
     const asShape: TestNet = { ...net, layers: [{ ...net.layers[0], blobs: [blob([1, 1, 2, 5]), blob([2])] }, net.layers[1]] };
-    expect(() => load(asShape)).toThrow(/param 0 \(weights\) of InnerProduct layer "fc" has the shape \[1, 1, 2, 5\] in the caffemodel, but the prototxt makes it \[2, 5\]/);
+    expect(() => load(asShape)).toThrow(/Param 0 \(weights\) of InnerProduct layer "fc" has the shape \[1, 1, 2, 5\] in the caffemodel, but the prototxt makes it \[2, 5\]/);
   });
 
   it('BN + Scale after an Eltwise become one Scale with bias (pre-activation)', () => {

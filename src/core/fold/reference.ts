@@ -45,7 +45,7 @@ export type Weights = ArrayLike<number> | RowWeights;
 
 function rowsOf(w: Weights, length: number): (r: number) => ArrayLike<number> {
   if ('row' in w && typeof w.row === 'function') {
-    if (w.rowLength !== length) throw new Error(`weights come in rows of ${w.rowLength}, expected ${length}`);
+    if (w.rowLength !== length) throw new Error(`The weights come in rows of ${w.rowLength}, expected ${length}.`);
     return (r) => w.row(r);
   }
   const a = w as ArrayLike<number>;

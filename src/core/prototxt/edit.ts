@@ -170,7 +170,7 @@ function spliced(text: string, splices: Splice[], start: number, end: number): s
     if (s.start < covered) {
       // Inside an earlier splice (an edit within a removed block): the removal wins.
       if (s.end <= covered) continue;
-      throw new Error(`overlapping prototxt edits at offsets ${s.start}–${s.end}`);
+      throw new Error(`Overlapping prototxt edits at offsets ${s.start}–${s.end}.`);
     }
     out.push(text.slice(at, s.start), s.text);
     at = s.end;

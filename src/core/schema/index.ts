@@ -95,6 +95,6 @@ export function paramMessageName(fieldName: string, v1 = false): string | undefi
 export function encodeLayerParams(params: Record<string, unknown>, v1: boolean): Uint8Array[] {
   const T = lookupMessage(v1 ? 'V1LayerParameter' : 'LayerParameter');
   const err = T.verify(params);
-  if (err) throw new Error(`layer parameters do not fit caffe.proto: ${err}`);
+  if (err) throw new Error(`Layer parameters do not fit caffe.proto: ${err}.`);
   return [T.encode(T.fromObject(params)).finish()];
 }

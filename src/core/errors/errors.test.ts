@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { MAX_FILE_BYTES } from '../display/files';
+import { ERRORS, FILE_FORMATS, caffeError, checkFileSize, isCaffeFoldError, renderError, type ErrorCode, type ErrorParams, type FileFormat } from '.';
+
+/** Parameters for every code (every variant of its templates): a new code without samples does not compile. */
+const SAMPLES: { [C in ErrorCode]: ErrorParams<C>[] } = {
+  'file-empty': [{}],
+  'file-too-large': [{ bytes: MAX_FILE_BYTES + 1 }, { bytes: 3 * 2 ** 30 }],
+  'file-unsupported': (Object.keys(FILE_FORMATS) as FileFormat[]).map((format) => ({ format })),
+  'file-swapped': [{}],
+  'file-unreadable': [{ reason: 'there is no such file' }, { reason: "EMFILE: too many open files, open 'x'" }],
+  'file-unwritable': [{ reason: 'permission denied' }],
+  'output-is-input': [{ flag: '--output_weights' }],
+  'prototxt-too-large': [{ bytes: 300 * 2 ** 20 }],
+  'prototxt-not-text': [{}],
+  'net-no-layers': [
+    { why: 'excluded', count: 2, first: 'data', reason: 'include { phase TRAIN } does not match TEST' },
+    { why: 'empty' },
+    { why: 'no-layers', inputs: ['data'] },
+    { why: 'no-layers', inputs: ['a', 'b', 'c', 'd'] },
+    { why: 'no-layers', inputs: [] },
+  ],
+  'pair-mismatch': [{ layers: ['conv1', 'bn1', 'sc1', 'fc'] }, { layers: ['conv1'] }],
+  'pair-blob-count': [
+    { problem: 'convolution layer "c" has 1 blob in the caffemodel ([4, 3, 3, 3]), but the prototxt makes 2', others: [] },
+    { problem: 'Convolution layer "c" has 1 blob', others: ['d'] },
+  ],
+  'pair-blob-shape': [{ problem: 'param 0 (mean) of BatchNorm layer "b" has the shape [5]', others: ['x', 'y', 'z', 'w'] }],
+  'pair-missing-weights': [
+    { missing: ['fc'], noneAtAll: false },
+    { missing: ['c', 'b', 'fc', 'd', 'e', 'f'], noneAtAll: true },
+  ],
+  'fold-no-weights': [{}],
+  'usage-needs-value': [{ flag: '--model' }],
+  'usage-unknown-option': [{ option: '--bogus' }],
+  'usage-not-a-count': [{ flag: '--seed', value: '-1' }],
+  'usage-zero-factor': [{ value: 'two' }],
+  'usage-skip-empty': [{}],
+  'usage-model-required': [{}],
+  'usage-against-two-files': [{}],
+  'usage-compare-model': [{}],
+  'usage-compare-against': [{}],
+  internal: [{ message: 'x is undefined' }, { message: 'Wrote 3 of 5 bytes.' }],
+};
+
+/** A sentence as shown: a capital letter (or a number) first, a full stop last, and no space before it. */
+const SENTENCE = /^[A-Z0-9].*[^\s]\.$/s;
+
+describe('the table of errors', () => {
+  it('has samples for every code, and nothing else', () => {
+    expect(Object.keys(SAMPLES).sort()).toEqual(Object.keys(ERRORS).sort());
+  });
+
+  it.each(Object.keys(ERRORS) as ErrorCode[])('%s: what is a sentence; the hint is a sentence or empty', (code) => {
+    for (const params of SAMPLES[code]) {
+      const { what, hint } = renderError(code, params as never);
+      expect(what, `${code} ${JSON.stringify(params)}`).toMatch(SENTENCE);
+      if (hint !== '') expect(hint, `${code} ${JSON.stringify(params)}`).toMatch(SENTENCE);
+    }
+  });
+
+  it('builds typed errors: code, what, where, hint, and one message for the command line', () => {
+    const e = caffeError('file-empty', {}, { kind: 'file', file: 'a.caffemodel' });
+    expect(isCaffeFoldError(e)).toBe(true);
+    expect(e).toMatchObject({ code: 'file-empty', what: 'The file is empty.', hint: 'The download or copy may have failed: get the file again.' });
+    expect(e.message).toBe('a.caffemodel: The file is empty. The download or copy may have failed: get the file again.');
+    expect(caffeError('usage-skip-empty', {}).message).toBe('The option --skip needs at least one layer name.');
+    expect(caffeError('file-unsupported', { format: 'onnx' }).hint).toMatch(/onnxsim/);
+  });
+});
+
+describe('checkFileSize', () => {
+  it('refuses a file over 2 GB, naming it, and takes one of 2 GB', () => {
+    expect(() => checkFileSize('big.caffemodel', MAX_FILE_BYTES)).not.toThrow();
+    let e: unknown;
+    try {
+      // A size, not bytes: nothing is allocated.
+      checkFileSize('big.caffemodel', MAX_FILE_BYTES + 1);
+    } catch (x) {
+      e = x;
+    }
+    expect(isCaffeFoldError(e) && e.code).toBe('file-too-large');
+    expect((e as Error).message).toBe('big.caffemodel: The file is 2.00 GB; caffe-fold reads files up to 2 GB. Caffe itself cannot read protobuf messages over 2 GB either: check the file.');
+  });
+});
