@@ -34,6 +34,7 @@ interface V {
   origin?: V;
 }
 
+/** The phases in order. Each one sets a field of the vertices (rank, order, x) that the phases after it read. */
 export function layoutGraph(model: GraphModel): GraphLayout {
   const t0 = performance.now();
   const vs: V[] = model.nodes.map((n, i) => ({ id: n.id, node: n, w: n.width, h: n.height, rank: 0, order: 0, x: 0, seq: i, preds: [], succs: [] }));
