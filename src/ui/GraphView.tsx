@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import {
   Background,
   BackgroundVariant,
@@ -14,14 +14,14 @@ import {
 import { searchLayers } from '../store/selectors';
 import { useAppStore } from '../store/store';
 import { CATEGORIES, CATEGORY_LABEL } from '../core/display';
-import type { GraphLayout } from '../worker/types';
+import type { GraphLayout, GraphSide } from '../worker/types';
 import { RouteEdge, type RouteFlowEdge } from './edges';
 import { ChainGroupNode, LayerNode, type GroupFlowNode, type LayerFlowNode } from './nodes';
+import { useFitView, useFocusNode, useViewportKeys } from './useViewport';
 
 const nodeTypes = { layer: LayerNode, chainGroup: ChainGroupNode };
 const edgeTypes = { route: RouteEdge };
 const MARKER = { type: MarkerType.ArrowClosed, width: 14, height: 14 } as const;
-const PAN_STEP = 80;
 
 function toFlow(layout: GraphLayout): { nodes: (LayerFlowNode | GroupFlowNode)[]; edges: RouteFlowEdge[] } {
   const groups: GroupFlowNode[] = layout.groups.map((g) => ({
@@ -149,93 +149,20 @@ function useShownLayout(layout: GraphLayout | undefined): GraphLayout | undefine
   return shown;
 }
 
+// Selection goes through the store, read at click time: the handlers never change.
+const onNodeClick: NodeMouseHandler = (_e, node) => {
+  if (node.type === 'layer') useAppStore.getState().select({ kind: 'layer', name: (node as LayerFlowNode).data.node.layer });
+};
+const onPaneClick = () => useAppStore.getState().select(undefined);
+
 export function GraphView() {
   const side = useAppStore((s) => s.side);
   const layout = useShownLayout(useAppStore((s) => s.layouts[s.side]));
-  const focus = useAppStore((s) => s.focus);
   const flow = useMemo(() => (layout ? toFlow(layout) : { nodes: [], edges: [] }), [layout]);
   const rf = useReactFlow();
-
-  const onNodeClick: NodeMouseHandler = useCallback((_e, node) => {
-    if (node.type === 'layer') useAppStore.getState().select({ kind: 'layer', name: (node as LayerFlowNode).data.node.layer });
-  }, []);
-  const onPaneClick = useCallback(() => useAppStore.getState().select(undefined), []);
-
-  // The canvas size comes from a ResizeObserver (reported after layout), so setting the view never forces a
-  // synchronous layout of the page; the view of a new graph is set before its first paint.
-  const size = useRef<{ w: number; h: number } | undefined>(undefined);
-  const initialView = useCallback(() => {
-    if (!layout || !size.current) return;
-    const { w, h } = size.current;
-    const fit = Math.min(w / (layout.width + 40), h / (layout.height + 40));
-    if (fit >= 0.55) {
-      const z = Math.min(1.1, fit * 0.92);
-      void rf.setViewport({ x: (w - layout.width * z) / 2, y: (h - layout.height * z) / 2, zoom: z });
-    } else {
-      // A tall net: start readable at its top, centred, rather than as an unreadable thumbnail.
-      const z = Math.max(0.55, Math.min(1, w / (layout.width + 40)));
-      void rf.setViewport({ x: Math.max(16, (w - layout.width * z) / 2), y: 16, zoom: z });
-    }
-  }, [layout, rf]);
-  const initialViewRef = useRef(initialView);
-  initialViewRef.current = initialView;
-  const observer = useRef<ResizeObserver | undefined>(undefined);
-  const wrapper = useCallback((el: HTMLDivElement | null) => {
-    observer.current?.disconnect();
-    observer.current = undefined;
-    if (!el) return;
-    observer.current = new ResizeObserver(([entry]) => {
-      const first = !size.current;
-      size.current = { w: entry.contentRect.width, h: entry.contentRect.height };
-      if (first) initialViewRef.current();
-    });
-    observer.current.observe(el);
-  }, []);
-  useLayoutEffect(initialView, [initialView]);
-
-  useEffect(() => {
-    if (!focus || !layout) return;
-    const n = layout.nodes.find((x) => x.id === focus.nodeId);
-    if (!n) return;
-    void rf.setCenter(n.x + n.width / 2, n.y + n.height / 2, { zoom: Math.max(rf.getZoom(), 1), duration: 350 });
-  }, [focus, layout, rf]);
-
-  const onKeyDown = useCallback(
-    (e: KeyboardEvent<HTMLDivElement>) => {
-      const t = e.target as HTMLElement;
-      if (t.closest('input, textarea, select, button')) return;
-      const v = rf.getViewport();
-      switch (e.key) {
-        case '+':
-        case '=':
-          void rf.zoomIn({ duration: 150 });
-          break;
-        case '-':
-        case '_':
-          void rf.zoomOut({ duration: 150 });
-          break;
-        case 'ArrowUp':
-          void rf.setViewport({ ...v, y: v.y + PAN_STEP }, { duration: 100 });
-          break;
-        case 'ArrowDown':
-          void rf.setViewport({ ...v, y: v.y - PAN_STEP }, { duration: 100 });
-          break;
-        case 'ArrowLeft':
-          void rf.setViewport({ ...v, x: v.x + PAN_STEP }, { duration: 100 });
-          break;
-        case 'ArrowRight':
-          void rf.setViewport({ ...v, x: v.x - PAN_STEP }, { duration: 100 });
-          break;
-        case '0':
-          initialView();
-          break;
-        default:
-          return;
-      }
-      e.preventDefault();
-    },
-    [rf, initialView],
-  );
+  const { wrapper, fit } = useFitView(layout, rf);
+  useFocusNode(layout, rf);
+  const onKeyDown = useViewportKeys(rf, fit);
 
   if (!layout) return <div className="graph graph-empty">Laying out the graph…</div>;
   return (
@@ -270,16 +197,25 @@ export function GraphView() {
         <Background variant={BackgroundVariant.Dots} gap={20} size={1} />
         <Controls showInteractive={false} position="bottom-left" aria-label="Zoom controls" />
         <MiniMap pannable zoomable nodeClassName={minimapClass} position="bottom-right" ariaLabel="Minimap" />
-        <Panel position="top-left">
-          <Search layout={layout} />
-        </Panel>
-        <Panel position="top-right">
-          <div className="graph-side-label">{side === 'before' ? 'Loaded model' : 'After folding'} · {layout.nodes.length} nodes</div>
-        </Panel>
-        <Panel position="bottom-center">
-          <Legend />
-        </Panel>
+        <GraphPanels layout={layout} side={side} />
       </ReactFlow>
     </div>
+  );
+}
+
+/** What floats over the canvas: the search, which graph this is, the legend. */
+function GraphPanels({ layout, side }: { layout: GraphLayout; side: GraphSide }) {
+  return (
+    <>
+      <Panel position="top-left">
+        <Search layout={layout} />
+      </Panel>
+      <Panel position="top-right">
+        <div className="graph-side-label">{side === 'before' ? 'Loaded model' : 'After folding'} · {layout.nodes.length} nodes</div>
+      </Panel>
+      <Panel position="bottom-center">
+        <Legend />
+      </Panel>
+    </>
   );
 }

@@ -5,15 +5,15 @@
  * under the minimum gaps), orthogonal routes through the dummies. Linear-ish in the graph's size: ResNet-152 takes a few
  * milliseconds, where ELK took 0.4–1.7 s; it runs in the worker all the same.
  */
-import type { ChainGroup, GraphLayout, GraphNode, Point } from './types';
+import type { GraphEdge, GraphLayout, GraphNode, Point } from './types';
 import type { GraphModel } from './graph';
+import { chainFrames } from './frames';
 
 const RANK_GAP = 48; // vertical room between ranks; edge labels sit in it
 const NODE_GAP = 40;
 const DUMMY_GAP = 16;
 const DUMMY_W = 12;
 const PAD = 24;
-const GROUP_PAD = 9;
 const SWEEPS = 4;
 const X_ITERATIONS = 3;
 const DUMMY_WEIGHT = 0.001;
@@ -34,22 +34,52 @@ interface V {
   origin?: V;
 }
 
+/** The phases in order. Each one sets a field of the vertices (rank, order, x) that the phases after it read. */
 export function layoutGraph(model: GraphModel): GraphLayout {
   const t0 = performance.now();
   const vs: V[] = model.nodes.map((n, i) => ({ id: n.id, node: n, w: n.width, h: n.height, rank: 0, order: 0, x: 0, seq: i, preds: [], succs: [] }));
   const byId = new Map(vs.map((v) => [v.id, v]));
+  assignRanks(vs, byId, model.edges);
+  const { all, paths } = addDummies(vs, byId, model.edges);
+  const ranks = orderRanks(all);
+  placeRanks(ranks);
+  const { top, height, bottom } = stackRanks(ranks);
+  const width = shiftToPadding(all);
+  const nodes = vs.map((v) => ({ ...v.node!, x: v.x - v.w / 2, y: top[v.rank] }));
+  const edges = routeEdges(model.edges, paths, byId, top, height);
+  return {
+    side: model.side,
+    nodes,
+    edges,
+    groups: chainFrames(model, nodes),
+    layerNode: model.layerNode,
+    width,
+    height: bottom - RANK_GAP + PAD,
+    layoutMs: Math.round(performance.now() - t0),
+  };
+}
 
-  // Topological order (Kahn's, lowest model index first); an edge against it (none in a valid net) is drawn but
-  // does not rank.
+/**
+ * Rank by longest path from the net's inputs, over a topological order (Kahn's, lowest model index first); an
+ * edge against that order (none in a valid net) is drawn but does not rank.
+ */
+function assignRanks(vs: V[], byId: Map<string, V>, edges: GraphEdge[]) {
   const indeg = new Map<V, number>(vs.map((v) => [v, 0]));
   const out = new Map<V, V[]>(vs.map((v) => [v, []]));
-  for (const e of model.edges) {
+  for (const e of edges) {
     const s = byId.get(e.source);
     const t = byId.get(e.target);
     if (!s || !t || s === t) continue;
     out.get(s)!.push(t);
     indeg.set(t, indeg.get(t)! + 1);
   }
+  const topo = topologicalOrder(vs, out, indeg);
+  const pos = new Map(topo.map((v, i) => [v, i]));
+  for (const v of topo) for (const t of out.get(v)!) if (pos.get(t)! > pos.get(v)!) t.rank = Math.max(t.rank, v.rank + 1);
+}
+
+/** Kahn's algorithm taking the lowest model index among the ready vertices; `indeg` is used up. */
+function topologicalOrder(vs: V[], out: Map<V, V[]>, indeg: Map<V, number>): V[] {
   const topo: V[] = [];
   const ready = vs.filter((v) => indeg.get(v) === 0);
   const done = new Set<V>();
@@ -65,13 +95,18 @@ export function layoutGraph(model: GraphModel): GraphLayout {
       if (indeg.get(t) === 0 && !done.has(t)) ready.push(t);
     }
   }
-  const pos = new Map(topo.map((v, i) => [v, i]));
-  for (const v of topo) for (const t of out.get(v)!) if (pos.get(t)! > pos.get(v)!) t.rank = Math.max(t.rank, v.rank + 1);
+  return topo;
+}
 
-  // Each edge becomes a path of vertices, one per rank it crosses.
+/**
+ * Each edge becomes a path of vertices, one per rank it crosses: a dummy vertex on each rank between its ends.
+ * Returns every vertex (layers first, then dummies) and each edge's path by edge id; an edge against the ranks
+ * keeps its two ends, unlinked.
+ */
+function addDummies(vs: V[], byId: Map<string, V>, edges: GraphEdge[]): { all: V[]; paths: Map<string, V[]> } {
   const paths = new Map<string, V[]>();
   const all = [...vs];
-  for (const e of model.edges) {
+  for (const e of edges) {
     const s = byId.get(e.source);
     const t = byId.get(e.target);
     if (!s || !t) continue;
@@ -87,7 +122,11 @@ export function layoutGraph(model: GraphModel): GraphLayout {
     if (t.rank > s.rank) for (let i = 1; i < path.length; i++) link(path[i - 1], path[i]);
     paths.set(e.id, path);
   }
+  return { all, paths };
+}
 
+/** The vertices by rank, each rank in model order, then reordered to cross fewer edges. */
+function orderRanks(all: V[]): V[][] {
   const ranks: V[][] = [];
   for (const v of all) (ranks[v.rank] ??= []).push(v);
   for (let r = 0; r < ranks.length; r++) ranks[r] ??= [];
@@ -95,52 +134,61 @@ export function layoutGraph(model: GraphModel): GraphLayout {
     row.sort((a, b) => a.seq - b.seq);
     row.forEach((v, i) => (v.order = i));
   }
-
-  // Crossing reduction: barycentre sweeps down and up, stable on ties.
-  const sweep = (r: number, side: 'preds' | 'succs') => {
-    const row = ranks[r];
-    const key = new Map<V, number>();
-    for (const v of row) {
-      const ns = v[side];
-      key.set(v, ns.length ? ns.reduce((a, n) => a + n.order, 0) / ns.length : v.order);
-    }
-    row.sort((a, b) => key.get(a)! - key.get(b)! || a.order - b.order);
-    row.forEach((v, i) => (v.order = i));
-  };
+  // Crossing reduction: barycentre sweeps down and up, then a last one down.
   for (let s = 0; s < SWEEPS; s++) {
-    for (let r = 1; r < ranks.length; r++) sweep(r, 'preds');
-    for (let r = ranks.length - 2; r >= 0; r--) sweep(r, 'succs');
+    for (let r = 1; r < ranks.length; r++) sweep(ranks[r], 'preds');
+    for (let r = ranks.length - 2; r >= 0; r--) sweep(ranks[r], 'succs');
   }
-  for (let r = 1; r < ranks.length; r++) sweep(r, 'preds');
+  for (let r = 1; r < ranks.length; r++) sweep(ranks[r], 'preds');
+  return ranks;
+}
 
-  // x: start packed, then place each rank as close as the gaps allow to where its vertices want to be.
+/** Sort one rank by the mean order of each vertex's neighbours on one side (stable on ties); no neighbours: stays. */
+function sweep(row: V[], side: 'preds' | 'succs') {
+  const key = new Map<V, number>();
+  for (const v of row) {
+    const ns = v[side];
+    key.set(v, ns.length ? ns.reduce((a, n) => a + n.order, 0) / ns.length : v.order);
+  }
+  row.sort((a, b) => key.get(a)! - key.get(b)! || a.order - b.order);
+  row.forEach((v, i) => (v.order = i));
+}
+
+/**
+ * x: start packed, then place each rank as close as the gaps allow to where its vertices want to be. Down passes
+ * place each vertex under its predecessors; a vertex without any (a net input) is then centred over its
+ * successors. Aligning only downwards keeps a chain of layers in one straight column.
+ */
+function placeRanks(ranks: V[][]) {
   for (const row of ranks) place(row, row.map(() => 0));
-  const median = (ns: V[]) => {
-    // A long edge's dummy stands for the layer it comes from: an Eltwise sits between its two inputs, however far
-    // up the shortcut starts.
-    const xs = ns.map((n) => (n.origin ?? n).x).sort((a, b) => a - b);
-    const m = xs.length >> 1;
-    return xs.length % 2 ? xs[m] : (xs[m - 1] + xs[m]) / 2;
-  };
-  // Down passes place each vertex under its predecessors; a vertex without any (a net input) is then centred
-  // over its successors. Aligning only downwards keeps a chain of layers in one straight column.
-  const pull = (r: number, side: 'preds' | 'sources') => {
-    const row = ranks[r];
-    place(
-      row,
-      row.map((v) => {
-        if (side === 'preds') return v.preds.length ? median(v.preds) : v.x;
-        return !v.preds.length && v.succs.length ? median(v.succs) : v.x;
-      }),
-    );
-  };
   for (let it = 0; it < X_ITERATIONS; it++) {
-    for (let r = 1; r < ranks.length; r++) pull(r, 'preds');
-    for (let r = ranks.length - 1; r >= 0; r--) pull(r, 'sources');
+    for (let r = 1; r < ranks.length; r++) pull(ranks[r], 'preds');
+    for (let r = ranks.length - 1; r >= 0; r--) pull(ranks[r], 'sources');
   }
-  for (let r = 1; r < ranks.length; r++) pull(r, 'preds');
+  for (let r = 1; r < ranks.length; r++) pull(ranks[r], 'preds');
+}
 
-  // y: ranks stacked, nodes top-aligned in their rank.
+/** Place one rank towards its predecessors ('preds'), or its net inputs towards their successors ('sources'). */
+function pull(row: V[], side: 'preds' | 'sources') {
+  place(
+    row,
+    row.map((v) => {
+      if (side === 'preds') return v.preds.length ? median(v.preds) : v.x;
+      return !v.preds.length && v.succs.length ? median(v.succs) : v.x;
+    }),
+  );
+}
+
+function median(ns: V[]): number {
+  // A long edge's dummy stands for the layer it comes from: an Eltwise sits between its two inputs, however far
+  // up the shortcut starts.
+  const xs = ns.map((n) => (n.origin ?? n).x).sort((a, b) => a - b);
+  const m = xs.length >> 1;
+  return xs.length % 2 ? xs[m] : (xs[m - 1] + xs[m]) / 2;
+}
+
+/** y: ranks stacked, nodes top-aligned in their rank. `bottom` is one RANK_GAP below the last rank. */
+function stackRanks(ranks: V[][]): { top: number[]; height: number[]; bottom: number } {
   const top: number[] = [];
   const height: number[] = [];
   let y = PAD;
@@ -149,6 +197,11 @@ export function layoutGraph(model: GraphModel): GraphLayout {
     height[r] = Math.max(0, ...ranks[r].map((v) => v.h));
     y += height[r] + RANK_GAP;
   }
+  return { top, height, bottom: y };
+}
+
+/** Move every vertex right so the leftmost edge sits at PAD; returns the drawing's width. */
+function shiftToPadding(all: V[]): number {
   let minX = Infinity;
   let maxX = -Infinity;
   for (const v of all) {
@@ -157,14 +210,39 @@ export function layoutGraph(model: GraphModel): GraphLayout {
   }
   const shift = PAD - (Number.isFinite(minX) ? minX : 0);
   for (const v of all) v.x += shift;
+  return Number.isFinite(maxX) ? maxX - minX + 2 * PAD : 2 * PAD;
+}
 
-  const nodes = vs.map((v) => ({ ...v.node!, x: v.x - v.w / 2, y: top[v.rank] }));
-  // Several edges at one side of a node leave (or arrive) spread along it, in the order of their other ends:
-  // each node's edges are sorted once, and every edge's two ports looked up.
+/** Each edge's orthogonal route from its source's bottom to its target's top, through its dummies. */
+function routeEdges(edges: GraphEdge[], paths: Map<string, V[]>, byId: Map<string, V>, top: number[], height: number[]): GraphEdge[] {
+  const ports = edgePorts(edges, paths, byId);
+  // A blob read by several layers is labelled once, on its first edge.
+  const labelled = new Set<string>();
+  return edges.map((e) => {
+    const path = paths.get(e.id);
+    const key = `${e.source}\u0000${e.blob}`;
+    const label = labelled.has(key) ? '' : e.label;
+    labelled.add(key);
+    if (!path) return { ...e, label, points: [] as Point[] };
+    const [s, t] = [path[0], path[path.length - 1]];
+    const points: Point[] = [{ x: ports.get(`out:${e.id}`)!, y: top[s.rank] + s.h }];
+    for (const d of path.slice(1, -1)) points.push({ x: d.x, y: top[d.rank] }, { x: d.x, y: top[d.rank] + height[d.rank] });
+    points.push({ x: ports.get(`in:${e.id}`)!, y: top[t.rank] });
+    const route = orthogonal(points);
+    return { ...e, label, points: route, labelPos: { x: route[0].x, y: route[0].y + RANK_GAP / 2 } };
+  });
+}
+
+/**
+ * Where each edge leaves its source and reaches its target, keyed `out:<edge id>` and `in:<edge id>`. Several
+ * edges at one side of a node leave (or arrive) spread along it, in the order of their other ends: each node's
+ * edges are sorted once, and every edge's two ports looked up.
+ */
+function edgePorts(edges: GraphEdge[], paths: Map<string, V[]>, byId: Map<string, V>): Map<string, number> {
   const ports = new Map<string, number>();
   for (const dir of ['out', 'in'] as const) {
     const byNode = new Map<string, { id: string; other: number }[]>();
-    for (const e of model.edges) {
+    for (const e of edges) {
       const p = paths.get(e.id);
       if (!p) continue;
       const node = dir === 'out' ? e.source : e.target;
@@ -184,55 +262,7 @@ export function layoutGraph(model: GraphModel): GraphLayout {
       list.forEach((e, i) => ports.set(`${dir}:${e.id}`, v.x - span / 2 + (span * i) / (list.length - 1)));
     }
   }
-
-  // A blob read by several layers is labelled once, on its first edge.
-  const labelled = new Set<string>();
-  const edges = model.edges.map((e) => {
-    const path = paths.get(e.id);
-    const key = `${e.source}\u0000${e.blob}`;
-    const label = labelled.has(key) ? '' : e.label;
-    labelled.add(key);
-    if (!path) return { ...e, label, points: [] as Point[] };
-    const [s, t] = [path[0], path[path.length - 1]];
-    const points: Point[] = [{ x: ports.get(`out:${e.id}`)!, y: top[s.rank] + s.h }];
-    for (const d of path.slice(1, -1)) points.push({ x: d.x, y: top[d.rank] }, { x: d.x, y: top[d.rank] + height[d.rank] });
-    points.push({ x: ports.get(`in:${e.id}`)!, y: top[t.rank] });
-    const route = orthogonal(points);
-    return { ...e, label, points: route, labelPos: { x: route[0].x, y: route[0].y + RANK_GAP / 2 } };
-  });
-
-
-
-  const byNode = new Map(nodes.map((n) => [n.id, n]));
-  const members = new Map<string, Set<string>>();
-  for (const [layer, nodeId] of Object.entries(model.layerNode)) {
-    const n = byNode.get(nodeId)!;
-    const chain = n.layer === layer ? n.chain : n.rows.find((r) => r.layer === layer)?.chain;
-    if (!chain) continue;
-    let set = members.get(chain);
-    if (!set) members.set(chain, (set = new Set()));
-    set.add(nodeId);
-  }
-  const groups: ChainGroup[] = [];
-  for (const [id, set] of members) {
-    if (set.size < 2) continue;
-    const ns = [...set].map((i) => byNode.get(i)!);
-    const x0 = Math.min(...ns.map((n) => n.x)) - GROUP_PAD;
-    const y0 = Math.min(...ns.map((n) => n.y)) - GROUP_PAD;
-    const x1 = Math.max(...ns.map((n) => n.x + n.width)) + GROUP_PAD;
-    const y1 = Math.max(...ns.map((n) => n.y + n.height)) + GROUP_PAD;
-    groups.push({ id, label: model.chainLabels[id] ?? id, nodeIds: [...set], x: x0, y: y0, width: x1 - x0, height: y1 - y0 });
-  }
-  return {
-    side: model.side,
-    nodes,
-    edges,
-    groups,
-    layerNode: model.layerNode,
-    width: Number.isFinite(maxX) ? maxX - minX + 2 * PAD : 2 * PAD,
-    height: y - RANK_GAP + PAD,
-    layoutMs: Math.round(performance.now() - t0),
-  };
+  return ports;
 }
 
 function link(a: V, b: V) {
