@@ -184,111 +184,136 @@ function concatTyped<T extends Float32Array | Float64Array>(parts: T[], Ctor: ne
 
 const T = ENUM.Type;
 
-function readBlob(w: Wire, span: Span): BlobInfo {
-  const r = new Wire(w.bytes, span.start, span.end, w.file);
-  const legacy: number[] = [];
-  let dims: number[] | undefined;
-  // Packed data is kept as spans and turned into typed arrays only when asked for (see `data` below).
-  const floats: (Span | Float32Array)[] = [];
-  const doubles: (Span | Float64Array)[] = [];
-  let raw: Span | undefined;
-  let rawType: number | undefined;
+/** What a BlobProto's fields say. Packed data is kept as spans, turned into typed arrays only when asked for. */
+interface BlobFields {
+  legacy: number[];
+  dims?: number[];
+  floats: (Span | Float32Array)[];
+  doubles: (Span | Float64Array)[];
+  raw?: Span;
+  rawType?: number;
+}
+
+/** One pass over a BlobProto's fields; only unpacked values (rare, and not contiguous) are copied out. */
+function scanBlob(r: Wire): BlobFields {
+  const f: BlobFields = { legacy: [], floats: [], doubles: [] };
   while (!r.done) {
     const { field, wire, at } = r.tag();
     if (LEGACY_DIMS.includes(field) && wire === WIRE.VARINT) {
-      legacy[LEGACY_DIMS.indexOf(field)] = r.varint();
+      f.legacy[LEGACY_DIMS.indexOf(field)] = r.varint();
     } else if (field === B.data && wire === WIRE.LEN) {
       const s = r.len();
       if ((s.end - s.start) % 4) r.fail('caffemodel-invalid', 'packed float data is not a multiple of 4 bytes', s.start);
-      floats.push(s);
+      f.floats.push(s);
     } else if (field === B.data && wire === WIRE.I32) {
-      // Unpacked repeated float: gather the run.
-      const vals: number[] = [];
-      r.pos = at;
-      while (!r.done) {
-        const p = r.pos;
-        const t = r.tag();
-        if (t.field !== B.data || t.wire !== WIRE.I32) {
-          r.pos = p;
-          break;
-        }
-        if (r.end - r.pos < 4) r.fail('caffemodel-truncated', 'a float runs past the end', t.at);
-        vals.push(new DataView(r.bytes.buffer, r.bytes.byteOffset + r.pos, 4).getFloat32(0, true));
-        r.pos += 4;
-      }
-      floats.push(Float32Array.from(vals));
+      f.floats.push(unpackedFloats(r, at));
     } else if (field === B.double_data && wire === WIRE.LEN) {
       const s = r.len();
       if ((s.end - s.start) % 8) r.fail('caffemodel-invalid', 'packed double data is not a multiple of 8 bytes', s.start);
-      doubles.push(s);
+      f.doubles.push(s);
     } else if (field === B.double_data && wire === WIRE.I64) {
       if (r.end - r.pos < 8) r.fail('caffemodel-truncated', 'a double runs past the end', at);
-      doubles.push(Float64Array.of(new DataView(r.bytes.buffer, r.bytes.byteOffset + r.pos, 8).getFloat64(0, true)));
+      f.doubles.push(Float64Array.of(new DataView(r.bytes.buffer, r.bytes.byteOffset + r.pos, 8).getFloat64(0, true)));
       r.pos += 8;
     } else if (field === B.shape && wire === WIRE.LEN) {
-      const s = r.len();
-      const sr = new Wire(r.bytes, s.start, s.end, r.file);
-      dims = [];
-      while (!sr.done) {
-        const t = sr.tag();
-        if (t.field === FIELD.BlobShape.dim && t.wire === WIRE.LEN) {
-          const p = sr.len();
-          const pr = new Wire(sr.bytes, p.start, p.end, sr.file);
-          while (!pr.done) dims.push(pr.varint());
-        } else if (t.field === FIELD.BlobShape.dim && t.wire === WIRE.VARINT) dims.push(sr.varint());
-        else sr.skip(t.wire, t.at);
-      }
+      f.dims = shapeDims(r, r.len());
     } else if (field === B.raw_data_type && wire === WIRE.VARINT) {
-      rawType = r.varint();
+      f.rawType = r.varint();
     } else if (field === B.raw_data && wire === WIRE.LEN) {
-      raw = r.len();
+      f.raw = r.len();
     } else {
       r.skip(wire, at);
     }
   }
-  const bytes = r.bytes;
-  const gather = <T extends Float32Array | Float64Array>(parts: (Span | T)[], Ctor: typeof Float32Array | typeof Float64Array): T =>
-    concatTyped(
-      parts.map((p) => ('start' in p && !ArrayBuffer.isView(p) ? (typedView(Ctor as never, bytes, p) as T) : (p as T))),
-      Ctor as unknown as new (n: number) => T,
-    );
-  const countOf = (parts: (Span | Float32Array | Float64Array)[], size: number) =>
-    parts.reduce((n, p) => n + (ArrayBuffer.isView(p) ? p.length : (p.end - p.start) / size), 0);
-  let dtype: BlobDType = 'float32';
-  let make: () => Float32Array | Float64Array | Uint16Array;
-  let count: number;
-  const single = (parts: (Span | Float32Array | Float64Array)[]) => (parts.length === 1 && !ArrayBuffer.isView(parts[0]) ? (parts[0] as Span) : undefined);
-  const rawSpan = floats.length ? single(floats) : doubles.length ? single(doubles) : raw;
-  if (floats.length) {
-    make = () => gather(floats, Float32Array);
-    count = countOf(floats, 4);
-  } else if (doubles.length) {
-    make = () => gather(doubles, Float64Array);
-    count = countOf(doubles, 8);
-    dtype = 'float64';
-  } else if (raw) {
-    const span = raw;
-    const size = rawType === T.DOUBLE ? 8 : rawType === T.FLOAT16 ? 2 : 4;
-    if ((span.end - span.start) % size) r.fail('caffemodel-invalid', `raw_data of ${span.end - span.start} bytes is not a whole number of ${size}-byte values`, span.start);
-    count = (span.end - span.start) / size;
-    if (rawType === T.FLOAT16) {
-      make = () => typedView(Uint16Array, bytes, span);
-      dtype = 'float16';
-    } else if (rawType === T.DOUBLE) {
-      make = () => typedView(Float64Array, bytes, span);
-      dtype = 'float64';
-    } else if (rawType === undefined || rawType === T.FLOAT) {
-      make = () => typedView(Float32Array, bytes, span);
-    } else return r.fail('caffemodel-unsupported', `raw_data_type ${rawType} (integer blobs) is not supported`, span.start, 'only float, double and fp16 blobs can be folded');
-  } else {
-    make = () => new Float32Array(0);
-    count = 0;
+  return f;
+}
+
+/** Unpacked repeated float: the run of its fields from the tag at `at` on, gathered; leaves r after the run. */
+function unpackedFloats(r: Wire, at: number): Float32Array {
+  const vals: number[] = [];
+  r.pos = at;
+  while (!r.done) {
+    const p = r.pos;
+    const t = r.tag();
+    if (t.field !== B.data || t.wire !== WIRE.I32) {
+      r.pos = p;
+      break;
+    }
+    if (r.end - r.pos < 4) r.fail('caffemodel-truncated', 'a float runs past the end', t.at);
+    vals.push(new DataView(r.bytes.buffer, r.bytes.byteOffset + r.pos, 4).getFloat32(0, true));
+    r.pos += 4;
   }
-  const shape = dims ?? (legacy.length ? legacy.map((d) => d ?? 1) : []);
-  const blob = { dtype, shape, shapeKind: dims ? 'shape' : legacy.length ? 'legacy' : 'none', count, span } as BlobInfo;
-  // The typed array is made on use: a view over the file when aligned (kept), else one bulk copy (not kept, so a
-  // fold holds at most the copy of the blob it is working on). Loading a model to look at it copies nothing; the
-  // writer copies unchanged layers as byte ranges and never asks.
+  return Float32Array.from(vals);
+}
+
+/** A BlobShape's dims, packed or not. */
+function shapeDims(r: Wire, s: Span): number[] {
+  const sr = new Wire(r.bytes, s.start, s.end, r.file);
+  const dims: number[] = [];
+  while (!sr.done) {
+    const t = sr.tag();
+    if (t.field === FIELD.BlobShape.dim && t.wire === WIRE.LEN) {
+      const p = sr.len();
+      const pr = new Wire(sr.bytes, p.start, p.end, sr.file);
+      while (!pr.done) dims.push(pr.varint());
+    } else if (t.field === FIELD.BlobShape.dim && t.wire === WIRE.VARINT) dims.push(sr.varint());
+    else sr.skip(t.wire, t.at);
+  }
+  return dims;
+}
+
+/** How a blob's values are stored: dtype, count, how to make the typed array, and the span of its one packed run. */
+interface BlobValues {
+  dtype: BlobDType;
+  count: number;
+  make: () => Float32Array | Float64Array | Uint16Array;
+  rawSpan?: Span;
+}
+
+/** The parts of float or double data as one typed array: views over `bytes` where the parts are spans. */
+function gather<T extends Float32Array | Float64Array>(bytes: Uint8Array, parts: (Span | T)[], Ctor: typeof Float32Array | typeof Float64Array): T {
+  return concatTyped(
+    parts.map((p) => ('start' in p && !ArrayBuffer.isView(p) ? (typedView(Ctor as never, bytes, p) as T) : (p as T))),
+    Ctor as unknown as new (n: number) => T,
+  );
+}
+
+const countOf = (parts: (Span | Float32Array | Float64Array)[], size: number) =>
+  parts.reduce((n, p) => n + (ArrayBuffer.isView(p) ? p.length : (p.end - p.start) / size), 0);
+
+/** The span of data stored as one packed run, else undefined. */
+const single = (parts: (Span | Float32Array | Float64Array)[]) => (parts.length === 1 && !ArrayBuffer.isView(parts[0]) ? (parts[0] as Span) : undefined);
+
+/** Which of data, double_data and raw_data holds the values (the first present, in that order), and how to read them. */
+function blobValues(r: Wire, f: BlobFields): BlobValues {
+  const bytes = r.bytes;
+  if (f.floats.length) return { dtype: 'float32', count: countOf(f.floats, 4), make: () => gather(bytes, f.floats, Float32Array), rawSpan: single(f.floats) };
+  if (f.doubles.length) return { dtype: 'float64', count: countOf(f.doubles, 8), make: () => gather(bytes, f.doubles, Float64Array), rawSpan: single(f.doubles) };
+  if (f.raw) return rawValues(r, f.raw, f.rawType);
+  return { dtype: 'float32', count: 0, make: () => new Float32Array(0) };
+}
+
+/** raw_data (the fp16 extension) in its raw_data_type: fp16 bits, double or float; integer types are refused. */
+function rawValues(r: Wire, span: Span, rawType: number | undefined): BlobValues {
+  const bytes = r.bytes;
+  const size = rawType === T.DOUBLE ? 8 : rawType === T.FLOAT16 ? 2 : 4;
+  if ((span.end - span.start) % size) r.fail('caffemodel-invalid', `raw_data of ${span.end - span.start} bytes is not a whole number of ${size}-byte values`, span.start);
+  const count = (span.end - span.start) / size;
+  if (rawType === T.FLOAT16) return { dtype: 'float16', count, make: () => typedView(Uint16Array, bytes, span), rawSpan: span };
+  if (rawType === T.DOUBLE) return { dtype: 'float64', count, make: () => typedView(Float64Array, bytes, span), rawSpan: span };
+  if (rawType === undefined || rawType === T.FLOAT) return { dtype: 'float32', count, make: () => typedView(Float32Array, bytes, span), rawSpan: span };
+  return r.fail('caffemodel-unsupported', `raw_data_type ${rawType} (integer blobs) is not supported`, span.start, 'only float, double and fp16 blobs can be folded');
+}
+
+/**
+ * The BlobInfo, its typed array made on use: a view over the file when aligned (kept), else one bulk copy (not kept,
+ * so a fold holds at most the copy of the blob it is working on). Loading a model to look at it copies nothing; the
+ * writer copies unchanged layers as byte ranges and never asks.
+ */
+function lazyBlob(bytes: Uint8Array, f: BlobFields, v: BlobValues, span: Span): BlobInfo {
+  const shape = f.dims ?? (f.legacy.length ? f.legacy.map((d) => d ?? 1) : []);
+  const blob = { dtype: v.dtype, shape, shapeKind: f.dims ? 'shape' : f.legacy.length ? 'legacy' : 'none', count: v.count, span } as BlobInfo;
+  const { make, rawSpan } = v;
   let view: Float32Array | Float64Array | Uint16Array | undefined;
   Object.defineProperty(blob, 'raw', { enumerable: false, get: () => (rawSpan ? bytes.subarray(rawSpan.start, rawSpan.end) : undefined) });
   Object.defineProperty(blob, 'data', {
@@ -301,6 +326,12 @@ function readBlob(w: Wire, span: Span): BlobInfo {
     },
   });
   return blob;
+}
+
+function readBlob(w: Wire, span: Span): BlobInfo {
+  const r = new Wire(w.bytes, span.start, span.end, w.file);
+  const fields = scanBlob(r);
+  return lazyBlob(r.bytes, fields, blobValues(r, fields), span);
 }
 
 function readLayer(w: Wire, span: Span, payload: Span, field: LayerField, index: number): ModelLayer {
