@@ -78,6 +78,23 @@ export function planRun(prototxt: Uint8Array, file = 'prototxt'): RunPlan {
   const { shapes } = inferShapes(net);
   const engineName = engineLayerNames(net);
 
+  const inputs = planInputs(net, shapes);
+
+  const misread = net.layers.find((l) => l.type === 'InnerProduct' && producerInfo(l).transpose);
+  if (misread) {
+    // Measured in 4.12: the same weights stored transposed with transpose: true give other outputs (test/check.test.ts).
+    throw new Error(`InnerProduct "${misread.name}" has transpose: true, which OpenCV DNN ignores (it would compute another function)`);
+  }
+
+  const outputs = planOutputs(net, engineName);
+  const pins = fusionPins(net, engineName);
+  const request = [...new Set([...outputs.values()])];
+  for (const p of pins) if (!request.includes(p)) request.push(p);
+  return { inputs, outputs, pins, request };
+}
+
+/** The net's inputs (the `input:` blobs, then the tops of Input layers), each with a known shape; or throws why not. */
+function planInputs(net: Net, shapes: ReturnType<typeof inferShapes>['shapes']): RunPlan['inputs'] {
   const inputs: RunPlan['inputs'] = [];
   for (const i of net.inputs) inputs.push({ name: i.name, shape: i.shape ?? [] });
   for (const l of net.layers) {
@@ -97,13 +114,11 @@ export function planRun(prototxt: Uint8Array, file = 'prototxt'): RunPlan {
       throw new Error(`input "${i.name}" has no known shape${i.shape.length ? ` ([${i.shape.join(', ')}])` : ''}: declare it with input_shape or an Input layer's shape`);
     }
   }
+  return inputs;
+}
 
-  const misread = net.layers.find((l) => l.type === 'InnerProduct' && producerInfo(l).transpose);
-  if (misread) {
-    // Measured in 4.12: the same weights stored transposed with transpose: true give other outputs (test/check.test.ts).
-    throw new Error(`InnerProduct "${misread.name}" has transpose: true, which OpenCV DNN ignores (it would compute another function)`);
-  }
-
+/** Net output blob → the engine's name of its producing layer (a Softmax's input as well); or throws why not. */
+function planOutputs(net: Net, engineName: Map<NetLayer, string>): Map<string, string> {
   const outputs = new Map<string, string>();
   for (const o of net.outputs) {
     const p = net.producer.get(o.id) ?? -1;
@@ -119,7 +134,11 @@ export function planRun(prototxt: Uint8Array, file = 'prototxt'): RunPlan {
     if (logits) outputs.set(`${o.name} (its Softmax's input)`, engineName.get(logits)!);
   }
   if (outputs.size === 0) throw new Error('the net has no output (every blob is read by some layer)');
+  return outputs;
+}
 
+/** The engine names of the layers whose output a BatchNorm, Scale or Power reads: asked for, so none is fused. */
+function fusionPins(net: Net, engineName: Map<NetLayer, string>): string[] {
   const pins: string[] = [];
   for (const l of net.layers) {
     if (!FUSED_TYPES.has(l.type)) continue;
@@ -133,9 +152,7 @@ export function planRun(prototxt: Uint8Array, file = 'prototxt'): RunPlan {
       if (!pins.includes(n)) pins.push(n);
     }
   }
-  const request = [...new Set([...outputs.values()])];
-  for (const p of pins) if (!request.includes(p)) request.push(p);
-  return { inputs, outputs, pins, request };
+  return pins;
 }
 
 /**
