@@ -5,6 +5,8 @@
 import { ChunkWriter, concatChunks, encodeBlob, type NewBlob } from './write';
 import { encodeLayerParams } from '../schema';
 import { V1_LAYER_TYPES, V1_TYPE_NAMES } from '../schema/v1';
+import { FIELD } from '../schema/fields';
+import { WIRE } from './read';
 
 export interface EncodeLayer {
   name: string;
@@ -20,29 +22,31 @@ export interface EncodeLayer {
 
 export function encodeCaffemodel(net: { name?: string; layers: EncodeLayer[] }): Uint8Array {
   const w = new ChunkWriter();
-  if (net.name !== undefined) w.string(1, net.name);
+  if (net.name !== undefined) w.string(FIELD.NetParameter.name, net.name);
   for (const l of net.layers) {
     const lw = new ChunkWriter();
     if (l.v1) {
-      for (const b of l.bottoms ?? []) lw.string(2, b);
-      for (const t of l.tops ?? []) lw.string(3, t);
-      lw.string(4, l.name);
+      const F = FIELD.V1LayerParameter;
+      for (const b of l.bottoms ?? []) lw.string(F.bottom, b);
+      for (const t of l.tops ?? []) lw.string(F.top, t);
+      lw.string(F.name, l.name);
       const v1Name = Object.keys(V1_TYPE_NAMES).find((k) => V1_TYPE_NAMES[k] === l.type) ?? l.type;
       const num = Object.entries(V1_LAYER_TYPES).find(([, v]) => v === v1Name)?.[0];
       if (num === undefined) throw new Error(`No V1 enum for layer type ${l.type}.`);
-      lw.tag(5, 0);
+      lw.tag(F.type, WIRE.VARINT);
       lw.varint(Number(num));
-      for (const b of l.blobs ?? []) lw.message(6, encodeBlob(b));
+      for (const b of l.blobs ?? []) lw.message(F.blobs, encodeBlob(b));
       if (l.params) for (const c of encodeLayerParams(l.params, true)) lw.bytes(c);
     } else {
-      lw.string(1, l.name);
-      lw.string(2, l.type);
-      for (const b of l.bottoms ?? []) lw.string(3, b);
-      for (const t of l.tops ?? []) lw.string(4, t);
-      for (const b of l.blobs ?? []) lw.message(7, encodeBlob(b));
+      const F = FIELD.LayerParameter;
+      lw.string(F.name, l.name);
+      lw.string(F.type, l.type);
+      for (const b of l.bottoms ?? []) lw.string(F.bottom, b);
+      for (const t of l.tops ?? []) lw.string(F.top, t);
+      for (const b of l.blobs ?? []) lw.message(F.blobs, encodeBlob(b));
       if (l.params) for (const c of encodeLayerParams(l.params, false)) lw.bytes(c);
     }
-    w.message(l.v1 ? 2 : 100, lw);
+    w.message(l.v1 ? FIELD.NetParameter.layers : FIELD.NetParameter.layer, lw);
   }
   return concatChunks(w.done());
 }

@@ -5,6 +5,17 @@
  */
 import { CaffeFoldError } from '../errors';
 import { V1_TYPE_NAMES as V1_TO_V2, v1TypeName } from '../schema/v1';
+import { ENUM, FIELD } from '../schema/fields';
+
+/** Protobuf's wire types (the low 3 bits of a tag). */
+export const WIRE = { VARINT: 0, I64: 1, LEN: 2, I32: 5 } as const;
+
+const N = FIELD.NetParameter;
+const B = FIELD.BlobProto;
+/** BlobProto's legacy 4-D dims, in the order of BlobInfo.shape. */
+export const LEGACY_DIMS: readonly number[] = [B.num, B.channels, B.height, B.width];
+/** The NetParameter field of a layer: `layer` (LayerParameter) or the old `layers` (V1LayerParameter). */
+export type LayerField = typeof N.layer | typeof N.layers;
 
 export interface Span {
   start: number;
@@ -33,7 +44,7 @@ export interface BlobInfo {
 export interface ModelLayer {
   /** Order in the file among layer + layers. */
   index: number;
-  field: 100 | 2;
+  field: LayerField;
   name: string;
   /** V2 type string; for V1 layers the mapped V2 name. */
   type: string;
@@ -121,17 +132,17 @@ export class Wire {
 
   skip(wire: number, at: number): void {
     switch (wire) {
-      case 0:
+      case WIRE.VARINT:
         this.varint();
         return;
-      case 1:
+      case WIRE.I64:
         if (this.end - this.pos < 8) this.fail('caffemodel-truncated', 'an 8-byte field runs past the end', at);
         this.pos += 8;
         return;
-      case 2:
+      case WIRE.LEN:
         this.len();
         return;
-      case 5:
+      case WIRE.I32:
         if (this.end - this.pos < 4) this.fail('caffemodel-truncated', 'a 4-byte field runs past the end', at);
         this.pos += 4;
         return;
@@ -171,111 +182,138 @@ function concatTyped<T extends Float32Array | Float64Array>(parts: T[], Ctor: ne
   return out;
 }
 
-function readBlob(w: Wire, span: Span): BlobInfo {
-  const r = new Wire(w.bytes, span.start, span.end, w.file);
-  const legacy: number[] = [];
-  let dims: number[] | undefined;
-  // Packed data is kept as spans and turned into typed arrays only when asked for (see `data` below).
-  const floats: (Span | Float32Array)[] = [];
-  const doubles: (Span | Float64Array)[] = [];
-  let raw: Span | undefined;
-  let rawType: number | undefined;
+const T = ENUM.Type;
+
+/** What a BlobProto's fields say. Packed data is kept as spans, turned into typed arrays only when asked for. */
+interface BlobFields {
+  legacy: number[];
+  dims?: number[];
+  floats: (Span | Float32Array)[];
+  doubles: (Span | Float64Array)[];
+  raw?: Span;
+  rawType?: number;
+}
+
+/** One pass over a BlobProto's fields; only unpacked values (rare, and not contiguous) are copied out. */
+function scanBlob(r: Wire): BlobFields {
+  const f: BlobFields = { legacy: [], floats: [], doubles: [] };
   while (!r.done) {
     const { field, wire, at } = r.tag();
-    if (field >= 1 && field <= 4 && wire === 0) {
-      legacy[field - 1] = r.varint();
-    } else if (field === 5 && wire === 2) {
+    if (LEGACY_DIMS.includes(field) && wire === WIRE.VARINT) {
+      f.legacy[LEGACY_DIMS.indexOf(field)] = r.varint();
+    } else if (field === B.data && wire === WIRE.LEN) {
       const s = r.len();
       if ((s.end - s.start) % 4) r.fail('caffemodel-invalid', 'packed float data is not a multiple of 4 bytes', s.start);
-      floats.push(s);
-    } else if (field === 5 && wire === 5) {
-      // Unpacked repeated float: gather the run.
-      const vals: number[] = [];
-      r.pos = at;
-      while (!r.done) {
-        const p = r.pos;
-        const t = r.tag();
-        if (t.field !== 5 || t.wire !== 5) {
-          r.pos = p;
-          break;
-        }
-        if (r.end - r.pos < 4) r.fail('caffemodel-truncated', 'a float runs past the end', t.at);
-        vals.push(new DataView(r.bytes.buffer, r.bytes.byteOffset + r.pos, 4).getFloat32(0, true));
-        r.pos += 4;
-      }
-      floats.push(Float32Array.from(vals));
-    } else if (field === 8 && wire === 2) {
+      f.floats.push(s);
+    } else if (field === B.data && wire === WIRE.I32) {
+      f.floats.push(unpackedFloats(r, at));
+    } else if (field === B.double_data && wire === WIRE.LEN) {
       const s = r.len();
       if ((s.end - s.start) % 8) r.fail('caffemodel-invalid', 'packed double data is not a multiple of 8 bytes', s.start);
-      doubles.push(s);
-    } else if (field === 8 && wire === 1) {
+      f.doubles.push(s);
+    } else if (field === B.double_data && wire === WIRE.I64) {
       if (r.end - r.pos < 8) r.fail('caffemodel-truncated', 'a double runs past the end', at);
-      doubles.push(Float64Array.of(new DataView(r.bytes.buffer, r.bytes.byteOffset + r.pos, 8).getFloat64(0, true)));
+      f.doubles.push(Float64Array.of(new DataView(r.bytes.buffer, r.bytes.byteOffset + r.pos, 8).getFloat64(0, true)));
       r.pos += 8;
-    } else if (field === 7 && wire === 2) {
-      const s = r.len();
-      const sr = new Wire(r.bytes, s.start, s.end, r.file);
-      dims = [];
-      while (!sr.done) {
-        const t = sr.tag();
-        if (t.field === 1 && t.wire === 2) {
-          const p = sr.len();
-          const pr = new Wire(sr.bytes, p.start, p.end, sr.file);
-          while (!pr.done) dims.push(pr.varint());
-        } else if (t.field === 1 && t.wire === 0) dims.push(sr.varint());
-        else sr.skip(t.wire, t.at);
-      }
-    } else if (field === 10 && wire === 0) {
-      rawType = r.varint();
-    } else if (field === 12 && wire === 2) {
-      raw = r.len();
+    } else if (field === B.shape && wire === WIRE.LEN) {
+      f.dims = shapeDims(r, r.len());
+    } else if (field === B.raw_data_type && wire === WIRE.VARINT) {
+      f.rawType = r.varint();
+    } else if (field === B.raw_data && wire === WIRE.LEN) {
+      f.raw = r.len();
     } else {
       r.skip(wire, at);
     }
   }
-  const bytes = r.bytes;
-  const gather = <T extends Float32Array | Float64Array>(parts: (Span | T)[], Ctor: typeof Float32Array | typeof Float64Array): T =>
-    concatTyped(
-      parts.map((p) => ('start' in p && !ArrayBuffer.isView(p) ? (typedView(Ctor as never, bytes, p) as T) : (p as T))),
-      Ctor as unknown as new (n: number) => T,
-    );
-  const countOf = (parts: (Span | Float32Array | Float64Array)[], size: number) =>
-    parts.reduce((n, p) => n + (ArrayBuffer.isView(p) ? p.length : (p.end - p.start) / size), 0);
-  let dtype: BlobDType = 'float32';
-  let make: () => Float32Array | Float64Array | Uint16Array;
-  let count: number;
-  const single = (parts: (Span | Float32Array | Float64Array)[]) => (parts.length === 1 && !ArrayBuffer.isView(parts[0]) ? (parts[0] as Span) : undefined);
-  const rawSpan = floats.length ? single(floats) : doubles.length ? single(doubles) : raw;
-  if (floats.length) {
-    make = () => gather(floats, Float32Array);
-    count = countOf(floats, 4);
-  } else if (doubles.length) {
-    make = () => gather(doubles, Float64Array);
-    count = countOf(doubles, 8);
-    dtype = 'float64';
-  } else if (raw) {
-    const span = raw;
-    const size = rawType === 0 ? 8 : rawType === 2 ? 2 : 4;
-    if ((span.end - span.start) % size) r.fail('caffemodel-invalid', `raw_data of ${span.end - span.start} bytes is not a whole number of ${size}-byte values`, span.start);
-    count = (span.end - span.start) / size;
-    if (rawType === 2) {
-      make = () => typedView(Uint16Array, bytes, span);
-      dtype = 'float16';
-    } else if (rawType === 0) {
-      make = () => typedView(Float64Array, bytes, span);
-      dtype = 'float64';
-    } else if (rawType === undefined || rawType === 1) {
-      make = () => typedView(Float32Array, bytes, span);
-    } else return r.fail('caffemodel-unsupported', `raw_data_type ${rawType} (integer blobs) is not supported`, span.start, 'only float, double and fp16 blobs can be folded');
-  } else {
-    make = () => new Float32Array(0);
-    count = 0;
+  return f;
+}
+
+/** Unpacked repeated float: the run of its fields from the tag at `at` on, gathered; leaves r after the run. */
+function unpackedFloats(r: Wire, at: number): Float32Array {
+  const vals: number[] = [];
+  r.pos = at;
+  while (!r.done) {
+    const p = r.pos;
+    const t = r.tag();
+    if (t.field !== B.data || t.wire !== WIRE.I32) {
+      r.pos = p;
+      break;
+    }
+    if (r.end - r.pos < 4) r.fail('caffemodel-truncated', 'a float runs past the end', t.at);
+    vals.push(new DataView(r.bytes.buffer, r.bytes.byteOffset + r.pos, 4).getFloat32(0, true));
+    r.pos += 4;
   }
-  const shape = dims ?? (legacy.length ? legacy.map((d) => d ?? 1) : []);
-  const blob = { dtype, shape, shapeKind: dims ? 'shape' : legacy.length ? 'legacy' : 'none', count, span } as BlobInfo;
-  // The typed array is made on use: a view over the file when aligned (kept), else one bulk copy (not kept, so a
-  // fold holds at most the copy of the blob it is working on). Loading a model to look at it copies nothing; the
-  // writer copies unchanged layers as byte ranges and never asks.
+  return Float32Array.from(vals);
+}
+
+/** A BlobShape's dims, packed or not. */
+function shapeDims(r: Wire, s: Span): number[] {
+  const sr = new Wire(r.bytes, s.start, s.end, r.file);
+  const dims: number[] = [];
+  while (!sr.done) {
+    const t = sr.tag();
+    if (t.field === FIELD.BlobShape.dim && t.wire === WIRE.LEN) {
+      const p = sr.len();
+      const pr = new Wire(sr.bytes, p.start, p.end, sr.file);
+      while (!pr.done) dims.push(pr.varint());
+    } else if (t.field === FIELD.BlobShape.dim && t.wire === WIRE.VARINT) dims.push(sr.varint());
+    else sr.skip(t.wire, t.at);
+  }
+  return dims;
+}
+
+/** How a blob's values are stored: dtype, count, how to make the typed array, and the span of its one packed run. */
+interface BlobValues {
+  dtype: BlobDType;
+  count: number;
+  make: () => Float32Array | Float64Array | Uint16Array;
+  rawSpan?: Span;
+}
+
+/** The parts of float or double data as one typed array: views over `bytes` where the parts are spans. */
+function gather<T extends Float32Array | Float64Array>(bytes: Uint8Array, parts: (Span | T)[], Ctor: typeof Float32Array | typeof Float64Array): T {
+  return concatTyped(
+    parts.map((p) => ('start' in p && !ArrayBuffer.isView(p) ? (typedView(Ctor as never, bytes, p) as T) : (p as T))),
+    Ctor as unknown as new (n: number) => T,
+  );
+}
+
+const countOf = (parts: (Span | Float32Array | Float64Array)[], size: number) =>
+  parts.reduce((n, p) => n + (ArrayBuffer.isView(p) ? p.length : (p.end - p.start) / size), 0);
+
+/** The span of data stored as one packed run, else undefined. */
+const single = (parts: (Span | Float32Array | Float64Array)[]) => (parts.length === 1 && !ArrayBuffer.isView(parts[0]) ? (parts[0] as Span) : undefined);
+
+/** Which of data, double_data and raw_data holds the values (the first present, in that order), and how to read them. */
+function blobValues(r: Wire, f: BlobFields): BlobValues {
+  const bytes = r.bytes;
+  if (f.floats.length) return { dtype: 'float32', count: countOf(f.floats, 4), make: () => gather(bytes, f.floats, Float32Array), rawSpan: single(f.floats) };
+  if (f.doubles.length) return { dtype: 'float64', count: countOf(f.doubles, 8), make: () => gather(bytes, f.doubles, Float64Array), rawSpan: single(f.doubles) };
+  if (f.raw) return rawValues(r, f.raw, f.rawType);
+  return { dtype: 'float32', count: 0, make: () => new Float32Array(0) };
+}
+
+/** raw_data (the fp16 extension) in its raw_data_type: fp16 bits, double or float; integer types are refused. */
+function rawValues(r: Wire, span: Span, rawType: number | undefined): BlobValues {
+  const bytes = r.bytes;
+  const size = rawType === T.DOUBLE ? 8 : rawType === T.FLOAT16 ? 2 : 4;
+  if ((span.end - span.start) % size) r.fail('caffemodel-invalid', `raw_data of ${span.end - span.start} bytes is not a whole number of ${size}-byte values`, span.start);
+  const count = (span.end - span.start) / size;
+  if (rawType === T.FLOAT16) return { dtype: 'float16', count, make: () => typedView(Uint16Array, bytes, span), rawSpan: span };
+  if (rawType === T.DOUBLE) return { dtype: 'float64', count, make: () => typedView(Float64Array, bytes, span), rawSpan: span };
+  if (rawType === undefined || rawType === T.FLOAT) return { dtype: 'float32', count, make: () => typedView(Float32Array, bytes, span), rawSpan: span };
+  return r.fail('caffemodel-unsupported', `raw_data_type ${rawType} (integer blobs) is not supported`, span.start, 'only float, double and fp16 blobs can be folded');
+}
+
+/**
+ * The BlobInfo, its typed array made on use: a view over the file when aligned (kept), else one bulk copy (not kept,
+ * so a fold holds at most the copy of the blob it is working on). Loading a model to look at it copies nothing; the
+ * writer copies unchanged layers as byte ranges and never asks.
+ */
+function lazyBlob(bytes: Uint8Array, f: BlobFields, v: BlobValues, span: Span): BlobInfo {
+  const shape = f.dims ?? (f.legacy.length ? f.legacy.map((d) => d ?? 1) : []);
+  const blob = { dtype: v.dtype, shape, shapeKind: f.dims ? 'shape' : f.legacy.length ? 'legacy' : 'none', count: v.count, span } as BlobInfo;
+  const { make, rawSpan } = v;
   let view: Float32Array | Float64Array | Uint16Array | undefined;
   Object.defineProperty(blob, 'raw', { enumerable: false, get: () => (rawSpan ? bytes.subarray(rawSpan.start, rawSpan.end) : undefined) });
   Object.defineProperty(blob, 'data', {
@@ -290,10 +328,16 @@ function readBlob(w: Wire, span: Span): BlobInfo {
   return blob;
 }
 
-function readLayer(w: Wire, span: Span, payload: Span, field: 100 | 2, index: number): ModelLayer {
+function readBlob(w: Wire, span: Span): BlobInfo {
+  const r = new Wire(w.bytes, span.start, span.end, w.file);
+  const fields = scanBlob(r);
+  return lazyBlob(r.bytes, fields, blobValues(r, fields), span);
+}
+
+function readLayer(w: Wire, span: Span, payload: Span, field: LayerField, index: number): ModelLayer {
   const r = new Wire(w.bytes, payload.start, payload.end, w.file);
-  const v1 = field === 2;
-  const F = v1 ? { name: 4, type: 5, bottom: 2, top: 3, blobs: 6 } : { name: 1, type: 2, bottom: 3, top: 4, blobs: 7 };
+  const v1 = field === N.layers;
+  const F = v1 ? FIELD.V1LayerParameter : FIELD.LayerParameter;
   let name = '';
   let type = '';
   let v1Type: string | undefined;
@@ -302,14 +346,14 @@ function readLayer(w: Wire, span: Span, payload: Span, field: 100 | 2, index: nu
   const blobs: BlobInfo[] = [];
   while (!r.done) {
     const t = r.tag();
-    if (t.field === F.name && t.wire === 2) name = r.string(r.len());
-    else if (t.field === F.type && !v1 && t.wire === 2) type = r.string(r.len());
-    else if (t.field === F.type && v1 && t.wire === 0) {
+    if (t.field === F.name && t.wire === WIRE.LEN) name = r.string(r.len());
+    else if (t.field === F.type && !v1 && t.wire === WIRE.LEN) type = r.string(r.len());
+    else if (t.field === F.type && v1 && t.wire === WIRE.VARINT) {
       v1Type = v1TypeName(r.varint());
       type = v1Type;
-    } else if (t.field === F.bottom && t.wire === 2) bottoms.push(r.string(r.len()));
-    else if (t.field === F.top && t.wire === 2) tops.push(r.string(r.len()));
-    else if (t.field === F.blobs && t.wire === 2) blobs.push(readBlob(r, r.len()));
+    } else if (t.field === F.bottom && t.wire === WIRE.LEN) bottoms.push(r.string(r.len()));
+    else if (t.field === F.top && t.wire === WIRE.LEN) tops.push(r.string(r.len()));
+    else if (t.field === F.blobs && t.wire === WIRE.LEN) blobs.push(readBlob(r, r.len()));
     else r.skip(t.wire, t.at);
   }
   if (v1Type !== undefined) type = V1_TO_V2[v1Type] ?? v1Type;
@@ -328,27 +372,40 @@ export function readCaffemodel(bytes: Uint8Array, file?: string): CaffeModel {
   let name: string | undefined;
   while (!w.done) {
     const { field, wire, at } = w.tag();
-    if ((field === 100 || field === 2) && wire === 2) {
+    if ((field === N.layer || field === N.layers) && wire === WIRE.LEN) {
       const payload = w.len();
       layers.push(readLayer(w, { start: at, end: payload.end }, payload, field, layers.length));
-    } else if (field === 1 && wire === 2) name = w.string(w.len());
+    } else if (field === N.name && wire === WIRE.LEN) name = w.string(w.len());
     else w.skip(wire, at);
   }
   return { bytes, file, name, layers };
 }
 
+/** Every NetParameter field and its wire type (input_dim may also come packed). */
+const NET_WIRE: Record<number, number> = {
+  [N.name]: WIRE.LEN,
+  [N.layers]: WIRE.LEN,
+  [N.input]: WIRE.LEN,
+  [N.input_dim]: WIRE.VARINT,
+  [N.force_backward]: WIRE.VARINT,
+  [N.state]: WIRE.LEN,
+  [N.debug_info]: WIRE.VARINT,
+  [N.input_shape]: WIRE.LEN,
+  [N.layer]: WIRE.LEN,
+};
+
 /**
- * A cheap sniff: the first fields parse as NetParameter fields with the right wire types
- * (name 1, layers 2, input 3, input_dim 4, force_backward 5, state 6, debug_info 7, input_shape 8, layer 100).
+ * A cheap sniff: the first fields parse as NetParameter fields with the right wire types, the first of them one
+ * that starts a net (name, layers, layer or input).
  */
 export function looksLikeCaffemodel(bytes: Uint8Array, fieldsToCheck = 4): boolean {
-  const expected: Record<number, number> = { 1: 2, 2: 2, 3: 2, 4: 0, 5: 0, 6: 2, 7: 0, 8: 2, 100: 2 };
+  const expected = NET_WIRE;
   const w = new Wire(bytes, 0, bytes.length);
   try {
     for (let i = 0; i < fieldsToCheck && !w.done; i++) {
       const { field, wire, at } = w.tag();
-      if (expected[field] === undefined || (expected[field] !== wire && !(field === 4 && wire === 2))) return false;
-      if (i === 0 && field !== 1 && field !== 2 && field !== 100 && field !== 3) return false;
+      if (expected[field] === undefined || (expected[field] !== wire && !(field === N.input_dim && wire === WIRE.LEN))) return false;
+      if (i === 0 && field !== N.name && field !== N.layers && field !== N.layer && field !== N.input) return false;
       w.skip(wire, at);
     }
     return true;

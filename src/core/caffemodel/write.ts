@@ -2,7 +2,10 @@
  * Writing a caffemodel as a list of chunks: every unchanged byte range is a view of the input (no copy); only the
  * edited layers are re-encoded, keeping their other fields — unknown ones included — in their original order.
  */
-import { Wire, type BlobDType, type BlobInfo, type CaffeModel, type ModelLayer, type Span } from './read';
+import { LEGACY_DIMS, WIRE, Wire, type BlobDType, type BlobInfo, type CaffeModel, type ModelLayer, type Span } from './read';
+import { ENUM, FIELD } from '../schema/fields';
+
+const B = FIELD.BlobProto;
 
 export interface NewBlob {
   data: Float32Array | Float64Array | Uint16Array;
@@ -65,13 +68,13 @@ export class ChunkWriter {
   }
   /** A length-delimited field whose payload is another writer's chunks. */
   message(field: number, inner: ChunkWriter) {
-    this.tag(field, 2);
+    this.tag(field, WIRE.LEN);
     this.varint(inner.size);
     for (const c of inner.done()) this.bytes(c);
   }
   string(field: number, s: string) {
     const b = new TextEncoder().encode(s);
-    this.tag(field, 2);
+    this.tag(field, WIRE.LEN);
     this.varint(b.length);
     this.bytes(b);
   }
@@ -98,9 +101,9 @@ const asBytes = (a: Float32Array | Float64Array | Uint16Array) => new Uint8Array
 export function encodeBlob(b: NewBlob, src?: Uint8Array): ChunkWriter {
   const w = new ChunkWriter();
   const data = () => {
-    if (b.dtype === 'float32') w.tag(5, 2);
-    else if (b.dtype === 'float64') w.tag(8, 2);
-    else w.tag(12, 2);
+    if (b.dtype === 'float32') w.tag(B.data, WIRE.LEN);
+    else if (b.dtype === 'float64') w.tag(B.double_data, WIRE.LEN);
+    else w.tag(B.raw_data, WIRE.LEN);
     w.varint(b.data.byteLength);
     w.bytes(asBytes(b.data));
   };
@@ -113,18 +116,18 @@ export function encodeBlob(b: NewBlob, src?: Uint8Array): ChunkWriter {
       const start = r.pos;
       const { field, wire, at } = r.tag();
       r.skip(wire, at);
-      if (field === 5 || field === 8 || field === 12) {
+      if (field === B.data || field === B.double_data || field === B.raw_data) {
         if (!wrote) {
-          if (b.dtype === 'float16' && !sawRawType && !hasField(src, b.like.span, 10)) {
-            w.tag(10, 0);
-            w.varint(2);
+          if (b.dtype === 'float16' && !sawRawType && !hasField(src, b.like.span, B.raw_data_type)) {
+            w.tag(B.raw_data_type, WIRE.VARINT);
+            w.varint(ENUM.Type.FLOAT16);
           }
           data();
           wrote = true;
         }
         continue;
       }
-      if (field === 10) sawRawType = true;
+      if (field === B.raw_data_type) sawRawType = true;
       w.bytes(src.subarray(start, r.pos));
     }
     if (!wrote) data();
@@ -132,19 +135,19 @@ export function encodeBlob(b: NewBlob, src?: Uint8Array): ChunkWriter {
   }
   if (b.legacy && b.shape.length <= 4) {
     [1, 1, 1, 1, ...b.shape].slice(-4).forEach((d, i) => {
-      w.tag(i + 1, 0);
+      w.tag(LEGACY_DIMS[i], WIRE.VARINT);
       w.varint(d);
     });
   } else {
     const dims = new ChunkWriter();
     for (const d of b.shape) dims.varint(d);
     const shape = new ChunkWriter();
-    shape.message(1, dims);
-    w.message(7, shape);
+    shape.message(FIELD.BlobShape.dim, dims);
+    w.message(B.shape, shape);
   }
   if (b.dtype === 'float16') {
-    w.tag(10, 0);
-    w.varint(2);
+    w.tag(B.raw_data_type, WIRE.VARINT);
+    w.varint(ENUM.Type.FLOAT16);
   }
   data();
   return w;
@@ -160,7 +163,11 @@ function hasField(src: Uint8Array, span: Span, f: number): boolean {
   return false;
 }
 
-const V1_PARAM: Record<number, number> = { 106: 10, 117: 17 };
+/** LayerEdit.setVarint's parameter fields (V2 numbers) → their V1LayerParameter numbers. */
+const V1_PARAM: Record<number, number> = {
+  [FIELD.LayerParameter.convolution_param]: FIELD.V1LayerParameter.convolution_param,
+  [FIELD.LayerParameter.inner_product_param]: FIELD.V1LayerParameter.inner_product_param,
+};
 
 function encodeParam(src: Uint8Array, payload: Span, sets: { subField: number; value: number }[]): ChunkWriter {
   const w = new ChunkWriter();
@@ -173,7 +180,7 @@ function encodeParam(src: Uint8Array, payload: Span, sets: { subField: number; v
     const s = sets.find((x) => x.subField === field);
     if (s) {
       if (!done.has(field)) {
-        w.tag(field, 0);
+        w.tag(field, WIRE.VARINT);
         w.varint(s.value);
         done.add(field);
       }
@@ -183,7 +190,7 @@ function encodeParam(src: Uint8Array, payload: Span, sets: { subField: number; v
   }
   for (const s of sets) {
     if (!done.has(s.subField)) {
-      w.tag(s.subField, 0);
+      w.tag(s.subField, WIRE.VARINT);
       w.varint(s.value);
     }
   }
@@ -192,8 +199,8 @@ function encodeParam(src: Uint8Array, payload: Span, sets: { subField: number; v
 
 export function encodeLayer(model: CaffeModel, layer: ModelLayer, edit: LayerEdit): ChunkWriter {
   const src = model.bytes;
-  const v1 = layer.field === 2;
-  const F = v1 ? { bottom: 2, top: 3, blobs: 6 } : { bottom: 3, top: 4, blobs: 7 };
+  const v1 = layer.field === FIELD.NetParameter.layers;
+  const F = v1 ? FIELD.V1LayerParameter : FIELD.LayerParameter;
   const params = new Map<number, { subField: number; value: number }[]>();
   for (const s of edit.setVarint ?? []) {
     const f = v1 ? V1_PARAM[s.paramField] ?? s.paramField : s.paramField;
@@ -204,7 +211,7 @@ export function encodeLayer(model: CaffeModel, layer: ModelLayer, edit: LayerEdi
     for (const b of edit.blobs ?? []) {
       if (typeof b === 'number') {
         const info = layer.blobs[b];
-        w.tag(F.blobs, 2);
+        w.tag(F.blobs, WIRE.LEN);
         w.varint(info.span.end - info.span.start);
         w.bytes(src.subarray(info.span.start, info.span.end));
       } else w.message(F.blobs, encodeBlob(b, src));
@@ -217,7 +224,7 @@ export function encodeLayer(model: CaffeModel, layer: ModelLayer, edit: LayerEdi
   while (!r.done) {
     const start = r.pos;
     const { field, wire, at } = r.tag();
-    if (wire === 2 && field === F.blobs && edit.blobs) {
+    if (wire === WIRE.LEN && field === F.blobs && edit.blobs) {
       r.skip(wire, at);
       if (!blobsWritten) {
         writeBlobs();
@@ -225,17 +232,17 @@ export function encodeLayer(model: CaffeModel, layer: ModelLayer, edit: LayerEdi
       }
       continue;
     }
-    if (wire === 2 && field === F.top && edit.rename?.tops && top < edit.rename.tops.length) {
+    if (wire === WIRE.LEN && field === F.top && edit.rename?.tops && top < edit.rename.tops.length) {
       r.skip(wire, at);
       w.string(field, edit.rename.tops[top++]);
       continue;
     }
-    if (wire === 2 && field === F.bottom && edit.rename?.bottoms && bottom < edit.rename.bottoms.length) {
+    if (wire === WIRE.LEN && field === F.bottom && edit.rename?.bottoms && bottom < edit.rename.bottoms.length) {
       r.skip(wire, at);
       w.string(field, edit.rename.bottoms[bottom++]);
       continue;
     }
-    if (wire === 2 && params.has(field)) {
+    if (wire === WIRE.LEN && params.has(field)) {
       const p = r.len();
       w.message(field, encodeParam(src, p, params.get(field)!));
       continue;

@@ -78,6 +78,23 @@ export function planRun(prototxt: Uint8Array, file = 'prototxt'): RunPlan {
   const { shapes } = inferShapes(net);
   const engineName = engineLayerNames(net);
 
+  const inputs = planInputs(net, shapes);
+
+  const misread = net.layers.find((l) => l.type === 'InnerProduct' && producerInfo(l).transpose);
+  if (misread) {
+    // Measured in 4.12: the same weights stored transposed with transpose: true give other outputs (test/check.test.ts).
+    throw new Error(`InnerProduct "${misread.name}" has transpose: true, which OpenCV DNN ignores (it would compute another function)`);
+  }
+
+  const outputs = planOutputs(net, engineName);
+  const pins = fusionPins(net, engineName);
+  const request = [...new Set([...outputs.values()])];
+  for (const p of pins) if (!request.includes(p)) request.push(p);
+  return { inputs, outputs, pins, request };
+}
+
+/** The net's inputs (the `input:` blobs, then the tops of Input layers), each with a known shape; or throws why not. */
+function planInputs(net: Net, shapes: ReturnType<typeof inferShapes>['shapes']): RunPlan['inputs'] {
   const inputs: RunPlan['inputs'] = [];
   for (const i of net.inputs) inputs.push({ name: i.name, shape: i.shape ?? [] });
   for (const l of net.layers) {
@@ -97,13 +114,11 @@ export function planRun(prototxt: Uint8Array, file = 'prototxt'): RunPlan {
       throw new Error(`input "${i.name}" has no known shape${i.shape.length ? ` ([${i.shape.join(', ')}])` : ''}: declare it with input_shape or an Input layer's shape`);
     }
   }
+  return inputs;
+}
 
-  const misread = net.layers.find((l) => l.type === 'InnerProduct' && producerInfo(l).transpose);
-  if (misread) {
-    // Measured in 4.12: the same weights stored transposed with transpose: true give other outputs (test/check.test.ts).
-    throw new Error(`InnerProduct "${misread.name}" has transpose: true, which OpenCV DNN ignores (it would compute another function)`);
-  }
-
+/** Net output blob → the engine's name of its producing layer (a Softmax's input as well); or throws why not. */
+function planOutputs(net: Net, engineName: Map<NetLayer, string>): Map<string, string> {
   const outputs = new Map<string, string>();
   for (const o of net.outputs) {
     const p = net.producer.get(o.id) ?? -1;
@@ -119,7 +134,11 @@ export function planRun(prototxt: Uint8Array, file = 'prototxt'): RunPlan {
     if (logits) outputs.set(`${o.name} (its Softmax's input)`, engineName.get(logits)!);
   }
   if (outputs.size === 0) throw new Error('the net has no output (every blob is read by some layer)');
+  return outputs;
+}
 
+/** The engine names of the layers whose output a BatchNorm, Scale or Power reads: asked for, so none is fused. */
+function fusionPins(net: Net, engineName: Map<NetLayer, string>): string[] {
   const pins: string[] = [];
   for (const l of net.layers) {
     if (!FUSED_TYPES.has(l.type)) continue;
@@ -133,9 +152,7 @@ export function planRun(prototxt: Uint8Array, file = 'prototxt'): RunPlan {
       if (!pins.includes(n)) pins.push(n);
     }
   }
-  const request = [...new Set([...outputs.values()])];
-  for (const p of pins) if (!request.includes(p)) request.push(p);
-  return { inputs, outputs, pins, request };
+  return pins;
 }
 
 /**
@@ -247,17 +264,72 @@ export function compareModels(engine: Engine, original: ModelFiles, folded: Mode
   const notRun = (reason: string): WholeNetCheck => ({ ...result, status: 'not-run', reason });
 
   step('read');
+  const plans = readPlans(engine, original, folded, result);
+  if (typeof plans === 'string') return notRun(plans);
+  const { planA, planB } = plans;
+  result.inputs = planA.inputs.map((i) => ({ name: i.name, shape: i.shape.slice() }));
+  const inputsDiffer = inputMismatch(planA, planB);
+  if (inputsDiffer) return { ...result, status: 'different', reason: inputsDiffer };
+  const { names, problems } = matchOutputs(planA, planB);
+
+  const c: CheckRun = { engine, original, folded, planA, planB, names, x: seededInputs(planA.inputs, seed), seed, timingRuns, step };
+  try {
+    step('load original');
+    const unreadable = doubleBlobRefusal(engine, original, folded);
+    if (unreadable) return notRun(unreadable);
+    const a = runOriginal(c);
+    if (typeof a === 'string') return notRun(a);
+    const outB = runFolded(c);
+    if (typeof outB === 'string') return notRun(outB);
+    judge(result, names, a.ref, a.probe, outB, problems);
+
+    if (timingRuns > 0 && c.netA && c.netB) {
+      step('timing'); // the pinned configuration for both, as checked: no BatchNorm fusion in the original either
+      result.latency = time(c.netA, c.netB, c.x, planA, planB, timingRuns);
+    }
+    step('done');
+    return result;
+  } finally {
+    c.netA?.dispose();
+    c.netB?.dispose();
+  }
+}
+
+/** What the phases of one check share. */
+interface CheckRun {
+  engine: Engine;
+  original: ModelFiles;
+  folded: ModelFiles;
+  planA: RunPlan;
+  planB: RunPlan;
+  /** The net outputs both nets have: the ones compared. */
+  names: string[];
+  /** The seeded input. */
+  x: EngineTensor[];
+  seed: number;
+  timingRuns: number;
+  step: (s: string) => void;
+  /** The nets loaded now (the original, the folded); compareModels disposes of them whatever happens. */
+  netA?: EngineNet;
+  netB?: EngineNet;
+}
+
+/** Net output name → its values. */
+type Outputs = Map<string, EngineTensor>;
+
+/** Both nets' run plans, or why one cannot be run; for an engine of one image, every batch becomes 1 (noted). */
+function readPlans(engine: Engine, original: ModelFiles, folded: ModelFiles, result: WholeNetCheck): { planA: RunPlan; planB: RunPlan } | string {
   let planA: RunPlan;
   let planB: RunPlan;
   try {
     planA = planRun(original.prototxt, original.name ?? 'original');
   } catch (e) {
-    return notRun(`the original: ${why(e)}`);
+    return `the original: ${why(e)}`;
   }
   try {
     planB = planRun(folded.prototxt, folded.name ?? 'folded');
   } catch (e) {
-    return notRun(`the folded net: ${why(e)}`);
+    return `the folded net: ${why(e)}`;
   }
   if (engine.singleImage) {
     for (const p of [planA, planB]) {
@@ -268,104 +340,113 @@ export function compareModels(engine: Engine, original: ModelFiles, folded: Mode
       }
     }
   }
-  result.inputs = planA.inputs.map((i) => ({ name: i.name, shape: i.shape.slice() }));
+  return { planA, planB };
+}
+
+/** Why the two nets do not take the same inputs (names and shapes, in order), if they do not. */
+function inputMismatch(planA: RunPlan, planB: RunPlan): string | undefined {
   const sameInputs = planA.inputs.length === planB.inputs.length && planA.inputs.every((i, k) => i.name === planB.inputs[k].name && i.shape.join() === planB.inputs[k].shape.join());
-  if (!sameInputs) {
-    const s = (p: RunPlan) => p.inputs.map((i) => `${i.name} [${i.shape.join(', ')}]`).join(', ');
-    return { ...result, status: 'different', reason: `the inputs differ: original ${s(planA)}, folded ${s(planB)}` };
-  }
+  if (sameInputs) return undefined;
+  const s = (p: RunPlan) => p.inputs.map((i) => `${i.name} [${i.shape.join(', ')}]`).join(', ');
+  return `the inputs differ: original ${s(planA)}, folded ${s(planB)}`;
+}
+
+/** The outputs both nets have (compared), and a problem for the outputs only one of them has. */
+function matchOutputs(planA: RunPlan, planB: RunPlan): { names: string[]; problems: string[] } {
   const onlyA = [...planA.outputs.keys()].filter((n) => !planB.outputs.has(n));
   const onlyB = [...planB.outputs.keys()].filter((n) => !planA.outputs.has(n));
   const problems: string[] = [];
   if (onlyA.length) problems.push(`output(s) ${onlyA.map((n) => `"${n}"`).join(', ')} of the original are not outputs of the folded net`);
   if (onlyB.length) problems.push(`output(s) ${onlyB.map((n) => `"${n}"`).join(', ')} of the folded net are not outputs of the original`);
   const names = [...planA.outputs.keys()].filter((n) => planB.outputs.has(n));
+  return { names, problems };
+}
 
-  const x = seededInputs(planA.inputs, seed);
-  const run = (net: EngineNet, inputs: EngineTensor[], plan: RunPlan): Map<string, EngineTensor> => {
-    const outs = net.forward(inputs, plan.request);
-    const byLayer = new Map(plan.request.map((n, k) => [n, outs[k]]));
-    return new Map(names.map((n) => [n, byLayer.get(plan.outputs.get(n)!)!]));
-  };
+/** One forward with the plan's request; the engine answers by layer, the check compares by net output. */
+function runNet(net: EngineNet, inputs: EngineTensor[], plan: RunPlan, names: string[]): Outputs {
+  const outs = net.forward(inputs, plan.request);
+  const byLayer = new Map(plan.request.map((n, k) => [n, outs[k]]));
+  return new Map(names.map((n) => [n, byLayer.get(plan.outputs.get(n)!)!]));
+}
 
-  let netA: EngineNet | undefined;
-  let netB: EngineNet | undefined;
-  try {
-    step('load original');
-    for (const [which, files] of [['the original', original], ['the folded net', folded]] as const) {
-      const unreadable = doubleBlobLayer(files.caffemodel);
-      if (unreadable) return notRun(`${which}: layer "${unreadable}" stores its blobs as double_data, which ${engine.name} cannot read`);
-    }
-    try {
-      netA = engine.load(original.prototxt, original.caffemodel);
-    } catch (e) {
-      return notRun(`${engine.name} cannot load the original: ${why(e)}`);
-    }
-    step('run original');
-    let refA: Map<string, EngineTensor>;
-    let probe: Map<string, EngineTensor>;
-    try {
-      refA = run(netA, x, planA);
-      probe = run(netA, nudged(x, seed), planA);
-    } catch (e) {
-      return notRun(`${engine.name} cannot run the original: ${why(e)}`);
-    }
-    step('load folded');
-    if (timingRuns === 0) {
-      // Not needed any more: both nets at once only for the interleaved timing (WebAssembly memory is tight).
-      netA.dispose();
-      netA = undefined;
-    }
-    try {
-      netB = engine.load(folded.prototxt, folded.caffemodel);
-    } catch (e) {
-      if (!netA) return notRun(`${engine.name} cannot load the folded net: ${why(e)}`);
-      // Perhaps both do not fit at once: free the original and try again, without timing.
-      netA.dispose();
-      netA = undefined;
-      try {
-        netB = engine.load(folded.prototxt, folded.caffemodel);
-      } catch (e2) {
-        return notRun(`${engine.name} cannot load the folded net: ${why(e2)}`);
-      }
-    }
-    step('run folded');
-    let outB: Map<string, EngineTensor>;
-    try {
-      outB = run(netB, x, planB);
-    } catch (e) {
-      return notRun(`${engine.name} cannot run the folded net: ${why(e)}`);
-    }
-
-    let noise = 0;
-    for (const n of names) {
-      const a = refA.get(n)!;
-      const b = outB.get(n)!;
-      const own = outputError(a.data, probe.get(n)!.data).maxRelError;
-      const threshold = Math.max(MIN_THRESHOLD, NOISE_FACTOR * own);
-      if (Number.isFinite(own)) noise = Math.max(noise, own);
-      const sameShape = a.shape.join() === b.shape.join();
-      const err = sameShape ? outputError(a.data, b.data) : { maxAbsError: Infinity, maxRelError: Infinity };
-      if (!sameShape) problems.push(`output "${n}" has shape [${a.shape.join(', ')}] in the original and [${b.shape.join(', ')}] in the folded net`);
-      const c: OutputComparison = { name: n, shape: a.shape.slice(), ...err, threshold, pass: err.maxRelError <= threshold, noise: own };
-      result.outputs.push(c);
-    }
-    result.noise = noise;
-    const pass = problems.length === 0 && result.outputs.every((o) => o.pass);
-    result.status = pass ? 'equal' : 'different';
-    if (problems.length) result.reason = problems.join('; ');
-    else if (!pass) result.reason = result.outputs.filter((o) => !o.pass).map((o) => `output "${o.name}": max rel. error ${o.maxRelError.toExponential(2)} > ${o.threshold.toExponential(2)}`).join('; ');
-
-    if (timingRuns > 0 && netA && netB) {
-      step('timing'); // the pinned configuration for both, as checked: no BatchNorm fusion in the original either
-      result.latency = time(netA, netB, x, planA, planB, timingRuns);
-    }
-    step('done');
-    return result;
-  } finally {
-    netA?.dispose();
-    netB?.dispose();
+/** Why the engine cannot read one of the two caffemodels (blobs stored as doubles), before loading either. */
+function doubleBlobRefusal(engine: Engine, original: ModelFiles, folded: ModelFiles): string | undefined {
+  for (const [which, files] of [['the original', original], ['the folded net', folded]] as const) {
+    const unreadable = doubleBlobLayer(files.caffemodel);
+    if (unreadable) return `${which}: layer "${unreadable}" stores its blobs as double_data, which ${engine.name} cannot read`;
   }
+  return undefined;
+}
+
+/** Load the original and run it on the input and on the nudged input (the noise probe); or why it cannot be. */
+function runOriginal(c: CheckRun): { ref: Outputs; probe: Outputs } | string {
+  try {
+    c.netA = c.engine.load(c.original.prototxt, c.original.caffemodel);
+  } catch (e) {
+    return `${c.engine.name} cannot load the original: ${why(e)}`;
+  }
+  c.step('run original');
+  try {
+    const ref = runNet(c.netA, c.x, c.planA, c.names);
+    const probe = runNet(c.netA, nudged(c.x, c.seed), c.planA, c.names);
+    return { ref, probe };
+  } catch (e) {
+    return `${c.engine.name} cannot run the original: ${why(e)}`;
+  }
+}
+
+/** Load the folded net and run it on the input; or why it cannot be. */
+function runFolded(c: CheckRun): Outputs | string {
+  c.step('load folded');
+  if (c.timingRuns === 0) {
+    // Not needed any more: both nets at once only for the interleaved timing (WebAssembly memory is tight).
+    c.netA?.dispose();
+    c.netA = undefined;
+  }
+  try {
+    c.netB = c.engine.load(c.folded.prototxt, c.folded.caffemodel);
+  } catch (e) {
+    if (!c.netA) return `${c.engine.name} cannot load the folded net: ${why(e)}`;
+    // Perhaps both do not fit at once: free the original and try again, without timing.
+    c.netA.dispose();
+    c.netA = undefined;
+    try {
+      c.netB = c.engine.load(c.folded.prototxt, c.folded.caffemodel);
+    } catch (e2) {
+      return `${c.engine.name} cannot load the folded net: ${why(e2)}`;
+    }
+  }
+  c.step('run folded');
+  try {
+    return runNet(c.netB, c.x, c.planB, c.names);
+  } catch (e) {
+    return `${c.engine.name} cannot run the folded net: ${why(e)}`;
+  }
+}
+
+/**
+ * The verdict: every output compared with the original's under its own threshold (NOISE_FACTOR × the noise the
+ * probe measured on it, at least MIN_THRESHOLD); `problems` (outputs only one net has, shapes that differ) fail it.
+ */
+function judge(result: WholeNetCheck, names: string[], refA: Outputs, probe: Outputs, outB: Outputs, problems: string[]): void {
+  let noise = 0;
+  for (const n of names) {
+    const a = refA.get(n)!;
+    const b = outB.get(n)!;
+    const own = outputError(a.data, probe.get(n)!.data).maxRelError;
+    const threshold = Math.max(MIN_THRESHOLD, NOISE_FACTOR * own);
+    if (Number.isFinite(own)) noise = Math.max(noise, own);
+    const sameShape = a.shape.join() === b.shape.join();
+    const err = sameShape ? outputError(a.data, b.data) : { maxAbsError: Infinity, maxRelError: Infinity };
+    if (!sameShape) problems.push(`output "${n}" has shape [${a.shape.join(', ')}] in the original and [${b.shape.join(', ')}] in the folded net`);
+    const c: OutputComparison = { name: n, shape: a.shape.slice(), ...err, threshold, pass: err.maxRelError <= threshold, noise: own };
+    result.outputs.push(c);
+  }
+  result.noise = noise;
+  const pass = problems.length === 0 && result.outputs.every((o) => o.pass);
+  result.status = pass ? 'equal' : 'different';
+  if (problems.length) result.reason = problems.join('; ');
+  else if (!pass) result.reason = result.outputs.filter((o) => !o.pass).map((o) => `output "${o.name}": max rel. error ${o.maxRelError.toExponential(2)} > ${o.threshold.toExponential(2)}`).join('; ');
 }
 
 /**

@@ -126,134 +126,173 @@ let fileCounter = 0;
 
 /** Core's Engine over a ready opencv.js module (its runtime initialised). */
 export function openCvEngineOver(cv: OpenCvModule, opts: OpenCvEngineOptions): Engine {
-  const limit = opts.memoryLimit ?? WASM_MEMORY_LIMIT;
-  const browser = opts.host === 'browser';
-  const state = stateOf(cv);
-
-  /** The browser's one sentence for any failure of the runtime. */
-  const outOfMemory = () =>
-    new Error(`OpenCV in WebAssembly ran out of memory (${MB(cv.HEAPU8?.length ?? 0)} in use of at most ${MB(limit)}): this model is too big for the in-browser engine.`);
-  /** Refuse to touch a runtime that failed before. */
-  const refuseIfCrashed = () => {
-    if (state.crashed === undefined) return;
-    if (browser) throw outOfMemory();
-    throw new Error(`OpenCV's WebAssembly runtime failed earlier (${state.crashed}) and cannot be used again in this process`);
-  };
-  /** What opencv.js threw, as an Error; a failure of the runtime is recorded (state.crashed) and said as such. */
-  const fail = (e: unknown): Error => {
-    const text = cvErrorText(cv, e);
-    // A WebAssembly trap (out of memory shows as "table index is out of bounds" or "memory access out of bounds") or
-    // an abort leaves the runtime unusable.
-    const trapped = e instanceof Error && (e.name === 'RuntimeError' || /out of bounds|unreachable|abort/i.test(e.message));
-    // Measured: after OpenCV's own "Failed to allocate" inside readNetFromCaffe, deleting any net traps.
-    const allocFailed = /Failed to allocate|Insufficient memory|bad_alloc/i.test(text);
-    if (trapped || allocFailed) state.crashed ??= text;
-    if (browser) {
-      if (state.crashed !== undefined || /out of memory|OOM|Cannot enlarge memory|out of bounds|abort\(/i.test(text)) return outOfMemory();
-      return new Error(text);
-    }
-    if (trapped) return new Error(`OpenCV's WebAssembly runtime failed (${text}); most likely it ran out of memory (at most ${MB(limit)})`);
-    if (allocFailed) return new Error(`${text}: OpenCV ran out of WebAssembly memory (at most ${MB(limit)}, shared by every net this engine loads)`);
-    return new Error(text);
-  };
-
+  const rt: Runtime = { cv, limit: opts.memoryLimit ?? WASM_MEMORY_LIMIT, browser: opts.host === 'browser', state: stateOf(cv) };
   const version = typeof cv.getBuildInformation === 'function' ? /General configuration for OpenCV ([\d.]+)/.exec(String(cv.getBuildInformation()))?.[1] : undefined;
   return {
     name: `OpenCV DNN ${version ?? '(version unknown)'} (WebAssembly)`,
     singleImage: true,
     load(prototxt: Uint8Array, caffemodel: Uint8Array): EngineNet {
-      refuseIfCrashed();
-      // Measured on this build: a model of 251 MB loads (even beside another of 251 MB), one of 281 MB exhausts the
-      // 1 GiB and crashes the runtime for good. So a model over a quarter of the limit is refused, and one that
-      // would not fit beside the nets already loaded (about 3× its size while it is read) is refused cleanly too.
-      if (4 * caffemodel.length > limit) {
-        const upTo = browser ? `models of up to ${MB(limit / 4)} can be checked in the browser` : `a model of up to ${MB(limit / 4)} can be checked`;
-        throw new Error(`the model is too big for OpenCV in WebAssembly: its ${MB(caffemodel.length)} of weights need about ${MB(4 * caffemodel.length)} while they are read, and WebAssembly memory is limited to ${MB(limit)} (${upTo})`);
-      }
-      if (state.live + 3 * caffemodel.length > limit) {
-        throw new Error(`not enough WebAssembly memory to read this ${MB(caffemodel.length)} model beside the ${MB(state.live)} of nets already loaded (limit ${MB(limit)})`);
-      }
-      const id = ++fileCounter;
-      const p = `/cf_${id}.prototxt`;
-      const w = `/cf_${id}.caffemodel`;
-      let net: ReturnType<OpenCvModule['readNetFromCaffe']>;
-      try {
-        cv.FS_createDataFile('/', p.slice(1), prototxt, true, false, false);
-        cv.FS_createDataFile('/', w.slice(1), caffemodel, true, false, false);
-        net = cv.readNetFromCaffe(p, w);
-      } catch (e) {
-        throw fail(e);
-      } finally {
-        for (const f of [p, w]) {
-          try {
-            cv.FS_unlink(f);
-          } catch {
-            /* was not created */
-          }
-        }
-      }
-      let asked: string | undefined;
-      let disposed = false;
-      const size = caffemodel.length;
-      state.live += size;
-      return {
-        forward(inputs: EngineTensor[], outputs: string[]): EngineTensor[] {
-          if (disposed) throw new Error('this net was disposed');
-          refuseIfCrashed();
-          const key = JSON.stringify(outputs);
-          if (asked !== undefined && asked !== key) {
-            throw new Error('OpenCV returns wrong values when a net already run is asked for other outputs: load a fresh net for every set of outputs');
-          }
-          asked = key;
-          const mats: CvMat[] = [];
-          const mv = new cv.MatVector();
-          try {
-            try {
-              for (const t of inputs) {
-                const blob = toBlob(cv, t);
-                mats.push(blob);
-                net.setInput(blob, t.name);
-              }
-              net.forward2(mv, outputs);
-            } catch (e) {
-              // Our own refusals (toBlob's) pass as they are; what opencv.js threw is explained.
-              if (e instanceof Error && !/^(BindingError|RuntimeError)/.test(e.name) && !/out of bounds/.test(e.message)) throw e;
-              throw fail(e);
-            }
-            const res: EngineTensor[] = [];
-            for (let i = 0; i < outputs.length; i++) {
-              const m = mv.get(i);
-              mats.push(m);
-              let data: Float32Array;
-              if (m.depth() === cv.CV_32F) data = m.data32F.slice();
-              else {
-                const f = new cv.Mat();
-                mats.push(f);
-                m.convertTo(f, cv.CV_32F);
-                data = f.data32F.slice();
-              }
-              res.push({ name: outputs[i], shape: Array.from(m.matSize), data });
-            }
-            return res;
-          } finally {
-            for (const m of mats) m.delete();
-            mv.delete();
-          }
-        },
-        dispose() {
-          if (disposed) return;
-          disposed = true;
-          state.live -= size;
-          if (state.crashed !== undefined) return;
-          try {
-            net.delete();
-          } catch (e) {
-            state.crashed = cvErrorText(cv, e);
-          }
-        },
-      };
+      refuseIfCrashed(rt);
+      refuseIfTooBig(rt, caffemodel);
+      const net = readNet(rt, prototxt, caffemodel);
+      return loadedNet(rt, net, caffemodel.length);
     },
   };
+}
+
+/** What an engine works with: its module, the memory it plans against, its host, and the module's shared state. */
+interface Runtime {
+  cv: OpenCvModule;
+  limit: number;
+  browser: boolean;
+  state: OpenCvState;
+}
+
+type CvNet = ReturnType<OpenCvModule['readNetFromCaffe']>;
+
+/** The browser's one sentence for any failure of the runtime. */
+function outOfMemory({ cv, limit }: Runtime): Error {
+  return new Error(`OpenCV in WebAssembly ran out of memory (${MB(cv.HEAPU8?.length ?? 0)} in use of at most ${MB(limit)}): this model is too big for the in-browser engine.`);
+}
+
+/** Refuse to touch a runtime that failed before. */
+function refuseIfCrashed(rt: Runtime): void {
+  const { browser, state } = rt;
+  if (state.crashed === undefined) return;
+  if (browser) throw outOfMemory(rt);
+  throw new Error(`OpenCV's WebAssembly runtime failed earlier (${state.crashed}) and cannot be used again in this process`);
+}
+
+/** What opencv.js threw, as an Error; a failure of the runtime is recorded (state.crashed) and said as such. */
+function fail(rt: Runtime, e: unknown): Error {
+  const { cv, limit, browser, state } = rt;
+  const text = cvErrorText(cv, e);
+  // A WebAssembly trap (out of memory shows as "table index is out of bounds" or "memory access out of bounds") or
+  // an abort leaves the runtime unusable.
+  const trapped = e instanceof Error && (e.name === 'RuntimeError' || /out of bounds|unreachable|abort/i.test(e.message));
+  // Measured: after OpenCV's own "Failed to allocate" inside readNetFromCaffe, deleting any net traps.
+  const allocFailed = /Failed to allocate|Insufficient memory|bad_alloc/i.test(text);
+  if (trapped || allocFailed) state.crashed ??= text;
+  if (browser) {
+    if (state.crashed !== undefined || /out of memory|OOM|Cannot enlarge memory|out of bounds|abort\(/i.test(text)) return outOfMemory(rt);
+    return new Error(text);
+  }
+  if (trapped) return new Error(`OpenCV's WebAssembly runtime failed (${text}); most likely it ran out of memory (at most ${MB(limit)})`);
+  if (allocFailed) return new Error(`${text}: OpenCV ran out of WebAssembly memory (at most ${MB(limit)}, shared by every net this engine loads)`);
+  return new Error(text);
+}
+
+/**
+ * Measured on this build: a model of 251 MB loads (even beside another of 251 MB), one of 281 MB exhausts the
+ * 1 GiB and crashes the runtime for good. So a model over a quarter of the limit is refused, and one that
+ * would not fit beside the nets already loaded (about 3× its size while it is read) is refused cleanly too.
+ */
+function refuseIfTooBig({ limit, browser, state }: Runtime, caffemodel: Uint8Array): void {
+  if (4 * caffemodel.length > limit) {
+    const upTo = browser ? `models of up to ${MB(limit / 4)} can be checked in the browser` : `a model of up to ${MB(limit / 4)} can be checked`;
+    throw new Error(`the model is too big for OpenCV in WebAssembly: its ${MB(caffemodel.length)} of weights need about ${MB(4 * caffemodel.length)} while they are read, and WebAssembly memory is limited to ${MB(limit)} (${upTo})`);
+  }
+  if (state.live + 3 * caffemodel.length > limit) {
+    throw new Error(`not enough WebAssembly memory to read this ${MB(caffemodel.length)} model beside the ${MB(state.live)} of nets already loaded (limit ${MB(limit)})`);
+  }
+}
+
+/** The net read by OpenCV from its in-memory file system; the files are gone again when it returns. */
+function readNet(rt: Runtime, prototxt: Uint8Array, caffemodel: Uint8Array): CvNet {
+  const { cv } = rt;
+  const id = ++fileCounter;
+  const p = `/cf_${id}.prototxt`;
+  const w = `/cf_${id}.caffemodel`;
+  try {
+    cv.FS_createDataFile('/', p.slice(1), prototxt, true, false, false);
+    cv.FS_createDataFile('/', w.slice(1), caffemodel, true, false, false);
+    return cv.readNetFromCaffe(p, w);
+  } catch (e) {
+    throw fail(rt, e);
+  } finally {
+    for (const f of [p, w]) {
+      try {
+        cv.FS_unlink(f);
+      } catch {
+        /* was not created */
+      }
+    }
+  }
+}
+
+/** The EngineNet over a net read: it counts in state.live until disposed, and answers one set of outputs only. */
+function loadedNet(rt: Runtime, net: CvNet, size: number): EngineNet {
+  const { cv, state } = rt;
+  let asked: string | undefined;
+  let disposed = false;
+  state.live += size;
+  return {
+    forward(inputs: EngineTensor[], outputs: string[]): EngineTensor[] {
+      if (disposed) throw new Error('this net was disposed');
+      refuseIfCrashed(rt);
+      const key = JSON.stringify(outputs);
+      if (asked !== undefined && asked !== key) {
+        throw new Error('OpenCV returns wrong values when a net already run is asked for other outputs: load a fresh net for every set of outputs');
+      }
+      asked = key;
+      return forwardNet(rt, net, inputs, outputs);
+    },
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      state.live -= size;
+      if (state.crashed !== undefined) return;
+      try {
+        net.delete();
+      } catch (e) {
+        state.crashed = cvErrorText(cv, e);
+      }
+    },
+  };
+}
+
+/** One forward: the inputs set as blobs, the outputs read back as float32 copies; every Mat made is deleted. */
+function forwardNet(rt: Runtime, net: CvNet, inputs: EngineTensor[], outputs: string[]): EngineTensor[] {
+  const { cv } = rt;
+  const mats: CvMat[] = [];
+  const mv = new cv.MatVector();
+  try {
+    try {
+      for (const t of inputs) {
+        const blob = toBlob(cv, t);
+        mats.push(blob);
+        net.setInput(blob, t.name);
+      }
+      net.forward2(mv, outputs);
+    } catch (e) {
+      // Our own refusals (toBlob's) pass as they are; what opencv.js threw is explained.
+      if (e instanceof Error && !/^(BindingError|RuntimeError)/.test(e.name) && !/out of bounds/.test(e.message)) throw e;
+      throw fail(rt, e);
+    }
+    return outputTensors(cv, mv, outputs, mats);
+  } finally {
+    for (const m of mats) m.delete();
+    mv.delete();
+  }
+}
+
+/** The forward's outputs as float32 tensors; the Mats met are added to `mats` (the caller deletes them). */
+function outputTensors(cv: OpenCvModule, mv: InstanceType<OpenCvModule['MatVector']>, outputs: string[], mats: CvMat[]): EngineTensor[] {
+  const res: EngineTensor[] = [];
+  for (let i = 0; i < outputs.length; i++) {
+    const m = mv.get(i);
+    mats.push(m);
+    let data: Float32Array;
+    if (m.depth() === cv.CV_32F) data = m.data32F.slice();
+    else {
+      const f = new cv.Mat();
+      mats.push(f);
+      m.convertTo(f, cv.CV_32F);
+      data = f.data32F.slice();
+    }
+    res.push({ name: outputs[i], shape: Array.from(m.matSize), data });
+  }
+  return res;
 }
 
 /** [1, C, H, W] float32 → an OpenCV blob; other shapes are refused with why. */

@@ -11,6 +11,7 @@ import { bnParams, chainRefusal, placeChains, producerInfo, producerOutChannels,
 import { checkWiring, topRuleViolation, valueModel, wiringOf, type Placement } from './wiring';
 import { buildNet } from '../net';
 import { CaffeFoldError } from '../errors';
+import { FIELD } from '../schema/fields';
 import {
   batchNormForward,
   compare,
@@ -138,7 +139,7 @@ function rewriteFiles(net: Net, weights: Map<string, ModelLayer>, accepted: Plan
       }
       if (p.addBias) {
         editor.setIn(target.msg, 'scale_param', 'bias_term', 'true');
-        edit.setVarint = [{ paramField: 142, subField: 4, value: 1 }];
+        edit.setVarint = [{ paramField: FIELD.LayerParameter.scale_param, subField: FIELD.ScaleParameter.bias_term, value: 1 }];
       }
     } else {
       const top = fields(target.msg, 'top')[0];
@@ -148,7 +149,11 @@ function rewriteFiles(net: Net, weights: Map<string, ModelLayer>, accepted: Plan
       }
       if (p.addBias) {
         editor.setIn(target.msg, producerParamName(target.type), 'bias_term', 'true');
-        edit.setVarint = [{ paramField: target.type === 'InnerProduct' ? 117 : 106, subField: 2, value: 1 }];
+        edit.setVarint = [
+          target.type === 'InnerProduct'
+            ? { paramField: FIELD.LayerParameter.inner_product_param, subField: FIELD.InnerProductParameter.bias_term, value: 1 }
+            : { paramField: FIELD.LayerParameter.convolution_param, subField: FIELD.ConvolutionParameter.bias_term, value: 1 },
+        ];
       }
     }
     const moveTo = chain.moveTo ? net.byName.get(chain.moveTo)! : undefined;

@@ -1,11 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { generate, OUT } from '../../../scripts/gen-proto-text';
+import { generate as generateFields, OUT as FIELDS_OUT } from '../../../scripts/gen-fields';
 import { layerParamFieldFor, lookupMessage, paramDefaults, paramMessageName, V1_LAYER_TYPES, V1_TYPE_NAMES } from '.';
 
 describe('caffe.proto', () => {
   it('the generated text module is in sync with proto/caffe.proto (run npx tsx scripts/gen-proto-text.ts)', () => {
     expect(readFileSync(OUT, 'utf8')).toBe(generate());
+  });
+
+  it('the generated field table is in sync with proto/caffe.proto (run npx tsx scripts/gen-fields.ts)', () => {
+    expect(readFileSync(FIELDS_OUT, 'utf8')).toBe(generateFields());
   });
 
   it('has the format\'s field numbers', () => {
