@@ -71,9 +71,9 @@ interface Cursor {
 
 // --- Errors: what was found where ---
 
-function fail(c: Cursor, at: number, what: string, hint = 'fix the text at that position; prototxt is protobuf text format: name: value or name { … }'): never {
-  const { line, col } = lineCol(c.text, at);
-  throw new CaffeFoldError('prototxt-syntax', what, { kind: 'text', file: c.file, line, col, offset: at }, hint);
+function fail(cur: Cursor, at: number, what: string, hint = 'fix the text at that position; prototxt is protobuf text format: name: value or name { … }'): never {
+  const { line, col } = lineCol(cur.text, at);
+  throw new CaffeFoldError('prototxt-syntax', what, { kind: 'text', file: cur.file, line, col, offset: at }, hint);
 }
 
 /** The token at `at`, quoted, for a message: "found …". */
@@ -86,8 +86,8 @@ function describe({ text, n }: Cursor, at: number): string {
 }
 
 /** `line:col` of an offset, to point back at where a bracket or string was opened. */
-function where(c: Cursor, at: number): string {
-  const lc = lineCol(c.text, at);
+function where(cur: Cursor, at: number): string {
+  const lc = lineCol(cur.text, at);
   return `${lc.line}:${lc.col}`;
 }
 
