@@ -46,90 +46,127 @@ function kernelOf(p: PtMessage, nSpatial: number): number[] | undefined {
 
 const CONV = new Set(['Convolution', 'ConvolutionDepthwise', 'DepthwiseConvolution', 'Deconvolution']);
 
+type InputShapes = (number[] | undefined)[];
+/** What one layer family makes; undefined when its parameters say too little to tell. */
+type ParamRule = (l: NetLayer, ins: InputShapes) => ExpectedParams | undefined;
+
 /** The params Caffe's layer makes, from the prototxt and the inferred input shapes; undefined for types we do not know. */
 export function expectedParams(l: NetLayer, ins: (number[] | undefined)[]): ExpectedParams | undefined {
+  const rule = PARAM_RULES.get(l.type);
+  return rule ? rule(l, ins) : undefined;
+}
+
+/** Weights `w` (when known) and, with bias_term, a bias of `n` values. */
+function weightsAndBias(w: number[][] | undefined, n: number, bias: boolean): ExpectedParams {
+  return { count: bias ? 2 : 1, shapes: bias ? [w, [[n]]] : [w], roles: ['weights', 'bias'] };
+}
+
+function convolutionParams(l: NetLayer, ins: InputShapes): ExpectedParams | undefined {
+  const p = message(l.msg, 'convolution_param');
+  const n = p ? dim(num(p, 'num_output')) : undefined;
+  if (!p || n === undefined) return undefined;
+  const bias = bool(p, 'bias_term') ?? true;
+  return weightsAndBias(convolutionWeights(l.type, p, n, ins[0]), n, bias);
+}
+
+/** The accepted weight shapes of a convolution with `n` outputs on input `x`, or undefined when unknown. */
+function convolutionWeights(t: string, p: PtMessage, n: number, x: number[] | undefined): number[][] | undefined {
+  const axis = x ? axisOf(num(p, 'axis'), x.length) : undefined;
+  if (!x || axis === undefined) return undefined;
+  let w: number[][] | undefined;
+  const k = kernelOf(p, x.length - axis - 1);
+  const c = x[axis];
+  const depthwise = t === 'ConvolutionDepthwise' || t === 'DepthwiseConvolution';
+  const given = dim(num(p, 'group'));
+  // The depthwise forks make [num_output, 1, kh, kw] whatever `group` says.
+  const group = given ?? (depthwise ? c : 1);
+  if (k && x.length - axis - 1 >= 1 && group > 0) {
+    if (t === 'Deconvolution') w = n % group === 0 ? [[c, n / group, ...k]] : undefined;
+    else if (c % group === 0) w = [[n, c / group, ...k]];
+    if (depthwise) w = [...(w ?? []), [n, 1, ...k]];
+  }
+  return w;
+}
+
+function innerProductParams(l: NetLayer, ins: InputShapes): ExpectedParams | undefined {
+  const x = ins[0];
+  const p = message(l.msg, 'inner_product_param');
+  const n = p ? dim(num(p, 'num_output')) : undefined;
+  if (!p || n === undefined) return undefined;
+  const bias = bool(p, 'bias_term') ?? true;
+  let w: number[][] | undefined;
+  const axis = x ? axisOf(num(p, 'axis'), x.length) : undefined;
+  if (x && axis !== undefined) {
+    const k = prod(x.slice(axis));
+    w = [bool(p, 'transpose') ? [k, n] : [n, k]];
+  }
+  return weightsAndBias(w, n, bias);
+}
+
+function batchNormParams(l: NetLayer, ins: InputShapes): ExpectedParams {
+  const x = ins[0];
+  const p = message(l.msg, 'batch_norm_param');
+  // NVCaffe's BatchNorm with scale_bias keeps its scale and bias too (5 blobs): its shapes are not checked.
+  if (p && bool(p, 'scale_bias')) return { count: 5, shapes: [], roles: [] };
+  const c = x ? (x.length === 1 ? 1 : x[1]) : undefined;
+  const s = c === undefined ? undefined : [[c]];
+  return { count: 3, shapes: [s, s, [[1]]], roles: ['mean', 'variance', 'moving-average factor'] };
+}
+
+/** Scale (a factor, and a bias with bias_term) and Bias: shaped like the input's axes [axis, axis + num_axes). */
+function scaleOrBiasParams(l: NetLayer, ins: InputShapes): ExpectedParams {
+  const x = ins[0];
+  const scale = l.type === 'Scale';
+  const p = message(l.msg, scale ? 'scale_param' : 'bias_param');
+  const bias = scale ? (p ? bool(p, 'bias_term') ?? false : false) : true;
+  if (l.bottoms.length >= 2) {
+    // The scale (or bias) is the second input; only Scale's bias is a blob, shaped like that input.
+    if (!scale || !bias) return { count: 0, shapes: [], roles: [] };
+    return { count: 1, shapes: [ins[1] ? [ins[1]] : undefined], roles: ['bias'] };
+  }
+  let s: number[][] | undefined;
+  const axis = x ? axisOf(p ? num(p, 'axis') : undefined, x.length) : undefined;
+  if (x && axis !== undefined) {
+    const na = p ? num(p, 'num_axes') ?? 1 : 1;
+    if (na === -1) s = [x.slice(axis)];
+    else if (Number.isSafeInteger(na) && na >= 0 && axis + na <= x.length) s = [x.slice(axis, axis + na)];
+  }
+  if (!scale) return { count: 1, shapes: [s], roles: ['bias'] };
+  return { count: bias ? 2 : 1, shapes: bias ? [s, s] : [s], roles: ['scale', 'bias'] };
+}
+
+/** PReLU's slopes and SSD's Normalize scale: one per channel, or one shared. */
+function perChannelParams(l: NetLayer, ins: InputShapes): ExpectedParams {
   const x = ins[0];
   const t = l.type;
-  if (CONV.has(t)) {
-    const p = message(l.msg, 'convolution_param');
-    const n = p ? dim(num(p, 'num_output')) : undefined;
-    if (!p || n === undefined) return undefined;
-    const bias = bool(p, 'bias_term') ?? true;
-    let w: number[][] | undefined;
-    const axis = x ? axisOf(num(p, 'axis'), x.length) : undefined;
-    if (x && axis !== undefined) {
-      const k = kernelOf(p, x.length - axis - 1);
-      const c = x[axis];
-      const depthwise = t === 'ConvolutionDepthwise' || t === 'DepthwiseConvolution';
-      const given = dim(num(p, 'group'));
-      // The depthwise forks make [num_output, 1, kh, kw] whatever `group` says.
-      const group = given ?? (depthwise ? c : 1);
-      if (k && x.length - axis - 1 >= 1 && group > 0) {
-        if (t === 'Deconvolution') w = n % group === 0 ? [[c, n / group, ...k]] : undefined;
-        else if (c % group === 0) w = [[n, c / group, ...k]];
-        if (depthwise) w = [...(w ?? []), [n, 1, ...k]];
-      }
-    }
-    return { count: bias ? 2 : 1, shapes: bias ? [w, [[n]]] : [w], roles: ['weights', 'bias'] };
-  }
-  if (t === 'InnerProduct') {
-    const p = message(l.msg, 'inner_product_param');
-    const n = p ? dim(num(p, 'num_output')) : undefined;
-    if (!p || n === undefined) return undefined;
-    const bias = bool(p, 'bias_term') ?? true;
-    let w: number[][] | undefined;
-    const axis = x ? axisOf(num(p, 'axis'), x.length) : undefined;
-    if (x && axis !== undefined) {
-      const k = prod(x.slice(axis));
-      w = [bool(p, 'transpose') ? [k, n] : [n, k]];
-    }
-    return { count: bias ? 2 : 1, shapes: bias ? [w, [[n]]] : [w], roles: ['weights', 'bias'] };
-  }
-  if (t === 'BatchNorm') {
-    const p = message(l.msg, 'batch_norm_param');
-    // NVCaffe's BatchNorm with scale_bias keeps its scale and bias too (5 blobs): its shapes are not checked.
-    if (p && bool(p, 'scale_bias')) return { count: 5, shapes: [], roles: [] };
-    const c = x ? (x.length === 1 ? 1 : x[1]) : undefined;
-    const s = c === undefined ? undefined : [[c]];
-    return { count: 3, shapes: [s, s, [[1]]], roles: ['mean', 'variance', 'moving-average factor'] };
-  }
-  if (t === 'Scale' || t === 'Bias') {
-    const scale = t === 'Scale';
-    const p = message(l.msg, scale ? 'scale_param' : 'bias_param');
-    const bias = scale ? (p ? bool(p, 'bias_term') ?? false : false) : true;
-    if (l.bottoms.length >= 2) {
-      // The scale (or bias) is the second input; only Scale's bias is a blob, shaped like that input.
-      if (!scale || !bias) return { count: 0, shapes: [], roles: [] };
-      return { count: 1, shapes: [ins[1] ? [ins[1]] : undefined], roles: ['bias'] };
-    }
-    let s: number[][] | undefined;
-    const axis = x ? axisOf(p ? num(p, 'axis') : undefined, x.length) : undefined;
-    if (x && axis !== undefined) {
-      const na = p ? num(p, 'num_axes') ?? 1 : 1;
-      if (na === -1) s = [x.slice(axis)];
-      else if (Number.isSafeInteger(na) && na >= 0 && axis + na <= x.length) s = [x.slice(axis, axis + na)];
-    }
-    if (!scale) return { count: 1, shapes: [s], roles: ['bias'] };
-    return { count: bias ? 2 : 1, shapes: bias ? [s, s] : [s], roles: ['scale', 'bias'] };
-  }
-  if (t === 'PReLU' || t === 'Normalize') {
-    const p = message(l.msg, t === 'PReLU' ? 'prelu_param' : 'norm_param');
-    const shared = (p ? bool(p, 'channel_shared') : undefined) ?? t === 'Normalize';
-    // Caffe makes a shared slope a 0-axis blob; files hold it as [] or [1].
-    const s = shared ? [[], [1]] : x ? [[x.length < 2 ? 1 : x[1]]] : undefined;
-    return { count: 1, shapes: [s], roles: [t === 'PReLU' ? 'slopes' : 'scale'] };
-  }
-  if (t === 'Embed') {
-    const p = message(l.msg, 'embed_param');
-    const n = p ? dim(num(p, 'num_output')) : undefined;
-    const k = p ? dim(num(p, 'input_dim')) : undefined;
-    if (!p || n === undefined) return undefined;
-    const bias = bool(p, 'bias_term') ?? true;
-    const w = k === undefined ? undefined : [[k, n]];
-    return { count: bias ? 2 : 1, shapes: bias ? [w, [[n]]] : [w], roles: ['weights', 'bias'] };
-  }
-  return undefined;
+  const p = message(l.msg, t === 'PReLU' ? 'prelu_param' : 'norm_param');
+  const shared = (p ? bool(p, 'channel_shared') : undefined) ?? t === 'Normalize';
+  // Caffe makes a shared slope a 0-axis blob; files hold it as [] or [1].
+  const s = shared ? [[], [1]] : x ? [[x.length < 2 ? 1 : x[1]]] : undefined;
+  return { count: 1, shapes: [s], roles: [t === 'PReLU' ? 'slopes' : 'scale'] };
 }
+
+function embedParams(l: NetLayer): ExpectedParams | undefined {
+  const p = message(l.msg, 'embed_param');
+  const n = p ? dim(num(p, 'num_output')) : undefined;
+  const k = p ? dim(num(p, 'input_dim')) : undefined;
+  if (!p || n === undefined) return undefined;
+  const bias = bool(p, 'bias_term') ?? true;
+  const w = k === undefined ? undefined : [[k, n]];
+  return weightsAndBias(w, n, bias);
+}
+
+// A Map, not an object literal: a layer type such as "constructor" must find no rule.
+const PARAM_RULES = new Map<string, ParamRule>([
+  ...[...CONV].map((t): [string, ParamRule] => [t, convolutionParams]),
+  ['InnerProduct', innerProductParams],
+  ['BatchNorm', batchNormParams],
+  ['Scale', scaleOrBiasParams],
+  ['Bias', scaleOrBiasParams],
+  ['PReLU', perChannelParams],
+  ['Normalize', perChannelParams],
+  ['Embed', embedParams],
+]);
 
 /** Caffe's Blob::ShapeEquals(BlobProto): legacy 4-D dims against the shape padded with leading 1s. */
 export function shapeMatches(expected: number[], b: BlobInfo): boolean {

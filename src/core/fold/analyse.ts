@@ -94,185 +94,231 @@ export interface AnalyseOptions {
   zeroFactor?: 'caffe' | 'one';
 }
 
+/** Why a layer cannot take part in a fold. */
+type Problem = { code: RefusalCode; reason: string };
+
+/**
+ * What the analysis has decided so far. The BatchNorms are taken in file order and each decision depends on the
+ * ones before it: a producer or Scale that one chain claims cannot serve another.
+ */
+interface Analysing {
+  net: Net;
+  weights: Map<string, ModelLayer> | undefined;
+  zeroFactor: 'caffe' | 'one';
+  /** param name → how many layers use it (weight sharing). */
+  paramUse: Map<string, number>;
+  chains: Chain[];
+  refusals: Refusal[];
+  warnings: Warning[];
+  /** Indices of the layers some chain already holds. */
+  claimed: Set<number>;
+}
+
 export function analyse(net: Net, opts: AnalyseOptions = {}): Analysis {
-  const { weights } = opts;
-  const chains: Chain[] = [];
-  const refusals: Refusal[] = [];
-  const warnings: Warning[] = [];
-  const claimed = new Set<number>();
-
-  // Weight sharing: a param name used by more than one layer.
-  const paramUse = new Map<string, number>();
-  for (const l of net.layers) for (const n of paramNames(l)) paramUse.set(n, (paramUse.get(n) ?? 0) + 1);
-  const sharesWeights = (l: NetLayer) => paramNames(l).some((n) => (paramUse.get(n) ?? 0) > 1);
-
-  const onlyReader = (blobId: string): NetLayer | undefined => {
-    const readers = net.consumers.get(blobId) ?? [];
-    return readers.length === 1 ? net.layers[readers[0]] : undefined;
+  const ctx: Analysing = {
+    net,
+    weights: opts.weights,
+    zeroFactor: opts.zeroFactor ?? 'caffe',
+    paramUse: paramUse(net),
+    chains: [],
+    refusals: [],
+    warnings: [],
+    claimed: new Set<number>(),
   };
-  const producerOf = (l: NetLayer): NetLayer | undefined => {
-    const idx = net.producer.get(l.bottomRefs[0]?.id ?? '');
-    return idx === undefined || idx < 0 ? undefined : net.layers[idx];
-  };
-  const refuse = (l: NetLayer, code: RefusalCode, reason: string) => {
-    refusals.push({ layer: l.name, type: l.type, code, reason });
-  };
-
-  /** Record a chain — producer and/or BatchNorm and/or Scale — and claim its layers. */
-  const addChain = (producer: NetLayer | undefined, bn: NetLayer | undefined, scale: NetLayer | undefined) => {
-    const pattern: ChainPattern = !producer ? 'bn-scale' : bn ? (scale ? 'producer-bn-scale' : 'producer-bn') : 'producer-scale';
-    const layers = [producer, bn, scale].filter((l): l is NetLayer => !!l);
-    // BN+Scale→Scale keeps the Scale (it takes the BatchNorm's input); otherwise the producer absorbs the rest.
-    const target = producer ?? scale!;
-    chains.push({
-      id: (producer ?? bn ?? scale)!.name,
-      pattern,
-      label: chainLabel(pattern, producer?.type),
-      target: target.name,
-      producer: producer?.name,
-      bn: bn?.name,
-      scale: scale?.name,
-      layers: layers.map((l) => l.name),
-      removed: layers.filter((l) => l !== target).map((l) => l.name),
-      outputTop: layers[layers.length - 1].tops[0],
-    });
-    for (const l of layers) claimed.add(l.index);
-  };
-
-  /** Why this Scale layer cannot take part in a per-channel fold, or undefined. */
-  const scaleProblem = (s: NetLayer): { code: RefusalCode; reason: string } | undefined => {
-    if (s.bottoms.length !== 1) return { code: 'scale-two-bottoms', reason: `Scale "${s.name}" has ${s.bottoms.length} bottoms: its multiplier is a blob computed at run time, not a per-channel constant` };
-    const sp = scaleParams(s);
-    if (sp.axis !== 1) return { code: 'scale-axis', reason: `Scale "${s.name}" has axis: ${sp.axis}; only per-channel scaling (axis 1) folds` };
-    if (sp.numAxes !== 1) return { code: 'scale-num-axes', reason: `Scale "${s.name}" has num_axes: ${sp.numAxes}; only per-channel scaling (num_axes 1) folds` };
-    if (weights) {
-      const w = weights.get(s.name);
-      if (!w || w.blobs.length === 0) return { code: 'blobs-missing', reason: `Scale "${s.name}" has no weights in the caffemodel` };
-      const C = count(w.blobs[0]);
-      if (sp.biasTerm && (w.blobs.length < 2 || count(w.blobs[1]) !== C)) return { code: 'blobs-shape', reason: `Scale "${s.name}" has bias_term: true but its bias blob is missing or has the wrong size` };
-    }
-    return undefined;
-  };
-
-  /** Why this producer cannot absorb a per-channel affine map on its output, or undefined. */
-  const producerProblem = (p: NetLayer | undefined, reader: NetLayer, channels: number | undefined): { code: RefusalCode; reason: string } | undefined => {
-    if (!p) return { code: 'bn-input-not-foldable', reason: `its input "${reader.bottoms[0]}" is a net input, not the output of a convolution or inner product` };
-    if (!PRODUCER_TYPES.has(p.type)) {
-      return { code: 'bn-input-not-foldable', reason: `its input comes from ${p.type} "${p.name}", not from a Convolution, Deconvolution or InnerProduct` };
-    }
-    if (claimed.has(p.index)) return { code: 'producer-output-shared', reason: `${p.type} "${p.name}" already absorbs another chain` };
-    if (p.topRefs.length !== 1) return { code: 'producer-output-shared', reason: `${p.type} "${p.name}" has ${p.topRefs.length} tops` };
-    const readers = net.consumers.get(p.topRefs[0].id) ?? [];
-    if (readers.length !== 1) {
-      const others = readers.filter((i) => i !== reader.index).map((i) => `"${net.layers[i].name}"`);
-      return { code: 'producer-output-shared', reason: `the output of ${p.type} "${p.name}" is also read by ${others.join(', ')}, which must keep seeing the unnormalised values` };
-    }
-    if (sharesWeights(p)) return { code: 'producer-weights-shared', reason: `${p.type} "${p.name}" shares its weights with another layer (param name), so they cannot be rescaled for one use` };
-    if (weights) {
-      const w = weights.get(p.name);
-      const info = producerInfo(p);
-      if (!w || w.blobs.length === 0) return { code: 'blobs-missing', reason: `${p.type} "${p.name}" has no weights in the caffemodel` };
-      const wantBlobs = info.hasBias ? 2 : 1;
-      if (w.blobs.length !== wantBlobs) {
-        return { code: 'blobs-shape', reason: `${p.type} "${p.name}" has ${w.blobs.length} blobs in the caffemodel but bias_term says ${wantBlobs}` };
-      }
-      const W = w.blobs[0];
-      const declared = W.shape.reduce((a, d) => a * d, 1);
-      if (W.shape.length && declared !== W.count) {
-        return { code: 'blobs-shape', reason: `the weights of ${p.type} "${p.name}" declare the shape [${W.shape.join(', ')}] (${declared} values) but hold ${W.count}: the caffemodel is damaged` };
-      }
-      if (p.type !== 'InnerProduct' && W.shape.length < 2) {
-        return { code: 'blobs-shape', reason: `the weights of ${p.type} "${p.name}" have ${W.shape.length ? `the shape [${W.shape.join(', ')}]` : 'no shape'}; a convolution's are [out, in, kernel…]` };
-      }
-      const C = producerOutChannels(p, w);
-      if (C === undefined || C <= 0) return { code: 'blobs-shape', reason: `the weights of ${p.type} "${p.name}" do not match its num_output/group` };
-      if (channels !== undefined && C !== channels) {
-        return { code: 'blobs-shape', reason: `${p.type} "${p.name}" has ${C} output channels but "${reader.name}" has ${channels}` };
-      }
-      if (info.hasBias && count(w.blobs[1]) !== C) return { code: 'blobs-shape', reason: `the bias of ${p.type} "${p.name}" has ${count(w.blobs[1])} values, not ${C}` };
-    }
-    return undefined;
-  };
-
-  for (const bn of net.layers) {
-    if (bn.type !== 'BatchNorm') continue;
-    const { eps, useGlobalStats, explicit } = bnParams(bn);
-    if (!useGlobalStats) {
-      refuse(
-        bn,
-        'bn-batch-stats',
-        explicit
-          ? 'use_global_stats: false — it normalises with the statistics of each batch at inference, so no fixed per-channel factor can replace it'
-          : `it runs in the TRAIN phase (${bn.phase === net.phase ? 'the net\'s state { phase: TRAIN }' : 'its own phase: TRAIN'}) with use_global_stats unset, so Caffe normalises with the statistics of each batch and no fixed per-channel factor can replace it`,
-      );
-      continue;
-    }
-    if (bn.bottoms.length !== 1 || bn.tops.length !== 1) {
-      refuse(bn, 'bn-input-not-foldable', `it has ${bn.bottoms.length} bottoms and ${bn.tops.length} tops; a BatchNorm has one of each`);
-      continue;
-    }
-    // Blobs and statistics.
-    let channels: number | undefined;
-    if (weights) {
-      const w = weights.get(bn.name);
-      if (!w || w.blobs.length < 3) {
-        refuse(bn, 'blobs-missing', w ? `it has ${w.blobs.length} blobs in the caffemodel, not 3 (mean, variance, factor)` : 'it has no weights in the caffemodel');
-        continue;
-      }
-      channels = count(w.blobs[0]);
-      if (count(w.blobs[1]) !== channels || count(w.blobs[2]) < 1) {
-        refuse(bn, 'blobs-shape', `its blobs have ${count(w.blobs[0])}, ${count(w.blobs[1])} and ${count(w.blobs[2])} values; expected C, C and 1`);
-        continue;
-      }
-      const bad = badStatistics(w, eps, opts.zeroFactor ?? 'caffe');
-      if (bad) {
-        refuse(bn, 'bad-statistics', bad);
-        warnings.push({ layer: bn.name, message: bad });
-        continue;
-      }
-    }
-    // Its Scale partner: the only reader of the BN output, one bottom, per channel.
-    const next = onlyReader(bn.topRefs[0].id);
-    let scale: NetLayer | undefined;
-    let scaleNote: { code: RefusalCode; reason: string } | undefined;
-    if (next && next.type === 'Scale' && !claimed.has(next.index)) {
-      scaleNote = scaleProblem(next);
-      if (!scaleNote && weights && channels !== undefined && count(weights.get(next.name)?.blobs[0]) !== channels) {
-        scaleNote = { code: 'blobs-shape', reason: `Scale "${next.name}" has ${count(weights.get(next.name)?.blobs[0])} values, BatchNorm has ${channels}` };
-      }
-      if (!scaleNote) scale = next;
-    }
-    const producer = producerOf(bn);
-    const problem = producerProblem(producer, bn, channels);
-    if (!problem && producer) {
-      addChain(producer, bn, scale);
-      continue;
-    }
-    if (scale) {
-      addChain(undefined, bn, scale);
-      continue;
-    }
-    // Why the other way out, one Scale layer replacing BN + Scale, does not apply either.
-    const structural = problem!.code === 'bn-input-not-foldable' || problem!.code === 'producer-output-shared' || problem!.code === 'producer-weights-shared';
-    const alternative = scaleNote ? `; and ${scaleNote.reason}` : structural ? '; no per-channel Scale follows it, so it cannot be merged into one either' : '';
-    refuse(bn, problem!.code, problem!.reason + alternative);
-  }
-
+  for (const bn of net.layers) if (bn.type === 'BatchNorm') analyseBatchNorm(ctx, bn);
   // producer → Scale with no BatchNorm between.
-  for (const s of net.layers) {
-    if (s.type !== 'Scale' || claimed.has(s.index)) continue;
-    if (scaleProblem(s)) continue;
-    const p = producerOf(s);
-    if (!p || !PRODUCER_TYPES.has(p.type)) continue;
-    const channels = weights ? count(weights.get(s.name)?.blobs[0]) : undefined;
-    if (producerProblem(p, s, channels)) continue;
-    addChain(p, undefined, s);
-  }
+  for (const s of net.layers) if (s.type === 'Scale' && !ctx.claimed.has(s.index)) analyseLoneScale(ctx, s);
+  const chains = placeInFileOrder(net, ctx.chains, ctx.refusals);
+  return { chains, refusals: ctx.refusals, warnings: ctx.warnings };
+}
 
+/** The chains sorted by their first layer, those with ambiguous names refused, the rest placed (placeChains). */
+function placeInFileOrder(net: Net, chains: Chain[], refusals: Refusal[]): Chain[] {
   const order = new Map(net.layers.map((l) => [l.name, l.index]));
-  chains.sort((a, b) => (order.get(a.layers[0]) ?? 0) - (order.get(b.layers[0]) ?? 0));
+  chains.sort((x, y) => (order.get(x.layers[0]) ?? 0) - (order.get(y.layers[0]) ?? 0));
   const placed = placeChains(net, chains.filter((c) => !ambiguousName(net, c, refusals)), refusals);
-  return { chains: placed.map((p) => p.chain), refusals, warnings };
+  return placed.map((p) => p.chain);
+}
+
+/**
+ * One BatchNorm: refused for itself (mode, arity, blobs), else folded into its producer (with the Scale after it,
+ * if any), else merged with that Scale into one Scale, else refused with why neither applies.
+ */
+function analyseBatchNorm(ctx: Analysing, bn: NetLayer): void {
+  const own = batchNormProblem(ctx, bn);
+  if ('code' in own) {
+    refuse(ctx, bn, own.code, own.reason);
+    if (own.warn) ctx.warnings.push({ layer: bn.name, message: own.reason });
+    return;
+  }
+  const { scale, scaleNote } = scalePartner(ctx, bn, own.channels);
+  const producer = producerOf(ctx.net, bn);
+  const problem = producerProblem(ctx, producer, bn, own.channels);
+  if (!problem && producer) return addChain(ctx, producer, bn, scale);
+  if (scale) return addChain(ctx, undefined, bn, scale);
+  // Why the other way out, one Scale layer replacing BN + Scale, does not apply either.
+  const structural = problem!.code === 'bn-input-not-foldable' || problem!.code === 'producer-output-shared' || problem!.code === 'producer-weights-shared';
+  const alternative = scaleNote ? `; and ${scaleNote.reason}` : structural ? '; no per-channel Scale follows it, so it cannot be merged into one either' : '';
+  refuse(ctx, bn, problem!.code, problem!.reason + alternative);
+}
+
+/** A Scale that no BatchNorm chain took: folded into its producer when both allow it, else left alone silently. */
+function analyseLoneScale(ctx: Analysing, s: NetLayer): void {
+  if (scaleProblem(s, ctx.weights)) return;
+  const p = producerOf(ctx.net, s);
+  if (!p || !PRODUCER_TYPES.has(p.type)) return;
+  const channels = ctx.weights ? count(ctx.weights.get(s.name)?.blobs[0]) : undefined;
+  if (producerProblem(ctx, p, s, channels)) return;
+  addChain(ctx, p, undefined, s);
+}
+
+/**
+ * Why this BatchNorm cannot fold whatever surrounds it — its mode, its bottoms and tops, its blobs and statistics
+ * (`warn`: the model is damaged, which is worth a warning too) — or else its channel count from the blobs.
+ */
+function batchNormProblem(ctx: Analysing, bn: NetLayer): (Problem & { warn?: true }) | { channels: number | undefined } {
+  const { eps, useGlobalStats, explicit } = bnParams(bn);
+  if (!useGlobalStats) {
+    return {
+      code: 'bn-batch-stats',
+      reason: explicit
+        ? 'use_global_stats: false — it normalises with the statistics of each batch at inference, so no fixed per-channel factor can replace it'
+        : `it runs in the TRAIN phase (${bn.phase === ctx.net.phase ? 'the net\'s state { phase: TRAIN }' : 'its own phase: TRAIN'}) with use_global_stats unset, so Caffe normalises with the statistics of each batch and no fixed per-channel factor can replace it`,
+    };
+  }
+  if (bn.bottoms.length !== 1 || bn.tops.length !== 1) {
+    return { code: 'bn-input-not-foldable', reason: `it has ${bn.bottoms.length} bottoms and ${bn.tops.length} tops; a BatchNorm has one of each` };
+  }
+  if (!ctx.weights) return { channels: undefined };
+  const w = ctx.weights.get(bn.name);
+  if (!w || w.blobs.length < 3) {
+    return { code: 'blobs-missing', reason: w ? `it has ${w.blobs.length} blobs in the caffemodel, not 3 (mean, variance, factor)` : 'it has no weights in the caffemodel' };
+  }
+  const channels = count(w.blobs[0]);
+  if (count(w.blobs[1]) !== channels || count(w.blobs[2]) < 1) {
+    return { code: 'blobs-shape', reason: `its blobs have ${count(w.blobs[0])}, ${count(w.blobs[1])} and ${count(w.blobs[2])} values; expected C, C and 1` };
+  }
+  const bad = badStatistics(w, eps, ctx.zeroFactor);
+  if (bad) return { code: 'bad-statistics', reason: bad, warn: true };
+  return { channels };
+}
+
+/**
+ * The BatchNorm's Scale partner: the only reader of its output, not yet claimed, one bottom, per channel, with
+ * as many channels. `scaleNote` says why such a reader does not qualify.
+ */
+function scalePartner(ctx: Analysing, bn: NetLayer, channels: number | undefined): { scale?: NetLayer; scaleNote?: Problem } {
+  const next = onlyReader(ctx.net, bn.topRefs[0].id);
+  if (!next || next.type !== 'Scale' || ctx.claimed.has(next.index)) return {};
+  let scaleNote = scaleProblem(next, ctx.weights);
+  if (!scaleNote && ctx.weights && channels !== undefined && count(ctx.weights.get(next.name)?.blobs[0]) !== channels) {
+    scaleNote = { code: 'blobs-shape', reason: `Scale "${next.name}" has ${count(ctx.weights.get(next.name)?.blobs[0])} values, BatchNorm has ${channels}` };
+  }
+  return scaleNote ? { scaleNote } : { scale: next };
+}
+
+/** Why this Scale layer cannot take part in a per-channel fold, or undefined. */
+function scaleProblem(s: NetLayer, weights: Map<string, ModelLayer> | undefined): Problem | undefined {
+  if (s.bottoms.length !== 1) return { code: 'scale-two-bottoms', reason: `Scale "${s.name}" has ${s.bottoms.length} bottoms: its multiplier is a blob computed at run time, not a per-channel constant` };
+  const sp = scaleParams(s);
+  if (sp.axis !== 1) return { code: 'scale-axis', reason: `Scale "${s.name}" has axis: ${sp.axis}; only per-channel scaling (axis 1) folds` };
+  if (sp.numAxes !== 1) return { code: 'scale-num-axes', reason: `Scale "${s.name}" has num_axes: ${sp.numAxes}; only per-channel scaling (num_axes 1) folds` };
+  if (weights) {
+    const w = weights.get(s.name);
+    if (!w || w.blobs.length === 0) return { code: 'blobs-missing', reason: `Scale "${s.name}" has no weights in the caffemodel` };
+    const C = count(w.blobs[0]);
+    if (sp.biasTerm && (w.blobs.length < 2 || count(w.blobs[1]) !== C)) return { code: 'blobs-shape', reason: `Scale "${s.name}" has bias_term: true but its bias blob is missing or has the wrong size` };
+  }
+  return undefined;
+}
+
+/** Why this producer cannot absorb a per-channel affine map on its output, or undefined. */
+function producerProblem(ctx: Analysing, p: NetLayer | undefined, reader: NetLayer, channels: number | undefined): Problem | undefined {
+  if (!p) return { code: 'bn-input-not-foldable', reason: `its input "${reader.bottoms[0]}" is a net input, not the output of a convolution or inner product` };
+  if (!PRODUCER_TYPES.has(p.type)) {
+    return { code: 'bn-input-not-foldable', reason: `its input comes from ${p.type} "${p.name}", not from a Convolution, Deconvolution or InnerProduct` };
+  }
+  if (ctx.claimed.has(p.index)) return { code: 'producer-output-shared', reason: `${p.type} "${p.name}" already absorbs another chain` };
+  if (p.topRefs.length !== 1) return { code: 'producer-output-shared', reason: `${p.type} "${p.name}" has ${p.topRefs.length} tops` };
+  const readers = ctx.net.consumers.get(p.topRefs[0].id) ?? [];
+  if (readers.length !== 1) {
+    const others = readers.filter((i) => i !== reader.index).map((i) => `"${ctx.net.layers[i].name}"`);
+    return { code: 'producer-output-shared', reason: `the output of ${p.type} "${p.name}" is also read by ${others.join(', ')}, which must keep seeing the unnormalised values` };
+  }
+  if (sharesWeights(ctx, p)) return { code: 'producer-weights-shared', reason: `${p.type} "${p.name}" shares its weights with another layer (param name), so they cannot be rescaled for one use` };
+  return ctx.weights ? producerBlobsProblem(p, ctx.weights.get(p.name), reader, channels) : undefined;
+}
+
+/** Why the producer's blobs in the caffemodel cannot be rescaled for `reader`'s channels, or undefined. */
+function producerBlobsProblem(p: NetLayer, w: ModelLayer | undefined, reader: NetLayer, channels: number | undefined): Problem | undefined {
+  const info = producerInfo(p);
+  if (!w || w.blobs.length === 0) return { code: 'blobs-missing', reason: `${p.type} "${p.name}" has no weights in the caffemodel` };
+  const wantBlobs = info.hasBias ? 2 : 1;
+  if (w.blobs.length !== wantBlobs) {
+    return { code: 'blobs-shape', reason: `${p.type} "${p.name}" has ${w.blobs.length} blobs in the caffemodel but bias_term says ${wantBlobs}` };
+  }
+  const W = w.blobs[0];
+  const declared = W.shape.reduce((x, d) => x * d, 1);
+  if (W.shape.length && declared !== W.count) {
+    return { code: 'blobs-shape', reason: `the weights of ${p.type} "${p.name}" declare the shape [${W.shape.join(', ')}] (${declared} values) but hold ${W.count}: the caffemodel is damaged` };
+  }
+  if (p.type !== 'InnerProduct' && W.shape.length < 2) {
+    return { code: 'blobs-shape', reason: `the weights of ${p.type} "${p.name}" have ${W.shape.length ? `the shape [${W.shape.join(', ')}]` : 'no shape'}; a convolution's are [out, in, kernel…]` };
+  }
+  const C = producerOutChannels(p, w);
+  if (C === undefined || C <= 0) return { code: 'blobs-shape', reason: `the weights of ${p.type} "${p.name}" do not match its num_output/group` };
+  if (channels !== undefined && C !== channels) {
+    return { code: 'blobs-shape', reason: `${p.type} "${p.name}" has ${C} output channels but "${reader.name}" has ${channels}` };
+  }
+  if (info.hasBias && count(w.blobs[1]) !== C) return { code: 'blobs-shape', reason: `the bias of ${p.type} "${p.name}" has ${count(w.blobs[1])} values, not ${C}` };
+  return undefined;
+}
+
+/** Record a chain — producer and/or BatchNorm and/or Scale — and claim its layers. */
+function addChain(ctx: Analysing, producer: NetLayer | undefined, bn: NetLayer | undefined, scale: NetLayer | undefined): void {
+  const pattern: ChainPattern = !producer ? 'bn-scale' : bn ? (scale ? 'producer-bn-scale' : 'producer-bn') : 'producer-scale';
+  const layers = [producer, bn, scale].filter((l): l is NetLayer => !!l);
+  // BN+Scale→Scale keeps the Scale (it takes the BatchNorm's input); otherwise the producer absorbs the rest.
+  const target = producer ?? scale!;
+  ctx.chains.push({
+    id: (producer ?? bn ?? scale)!.name,
+    pattern,
+    label: chainLabel(pattern, producer?.type),
+    target: target.name,
+    producer: producer?.name,
+    bn: bn?.name,
+    scale: scale?.name,
+    layers: layers.map((l) => l.name),
+    removed: layers.filter((l) => l !== target).map((l) => l.name),
+    outputTop: layers[layers.length - 1].tops[0],
+  });
+  for (const l of layers) ctx.claimed.add(l.index);
+}
+
+function refuse(ctx: Analysing, l: NetLayer, code: RefusalCode, reason: string): void {
+  ctx.refusals.push({ layer: l.name, type: l.type, code, reason });
+}
+
+/** Weight sharing: how many layers use each param name. */
+function paramUse(net: Net): Map<string, number> {
+  const use = new Map<string, number>();
+  for (const l of net.layers) for (const n of paramNames(l)) use.set(n, (use.get(n) ?? 0) + 1);
+  return use;
+}
+
+function sharesWeights(ctx: Analysing, l: NetLayer): boolean {
+  return paramNames(l).some((n) => (ctx.paramUse.get(n) ?? 0) > 1);
+}
+
+function onlyReader(net: Net, blobId: string): NetLayer | undefined {
+  const readers = net.consumers.get(blobId) ?? [];
+  return readers.length === 1 ? net.layers[readers[0]] : undefined;
+}
+
+/** The layer that wrote the value `l` reads first; undefined for a net input. */
+function producerOf(net: Net, l: NetLayer): NetLayer | undefined {
+  const idx = net.producer.get(l.bottomRefs[0]?.id ?? '');
+  return idx === undefined || idx < 0 ? undefined : net.layers[idx];
 }
 
 /** The refusal of a whole chain, filed under its BatchNorm (or its Scale). */

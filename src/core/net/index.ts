@@ -129,8 +129,53 @@ export function exclusionReason(layer: PtMessage, state: Required<NetState>): st
   return undefined;
 }
 
+/**
+ * The net as it is being built: the blob versions so far and who writes and reads each, the layers taken and
+ * left out. Layers are added in file order, each reading the versions its bottoms have at that point.
+ */
+interface Building {
+  doc: PtDocument;
+  state: Required<NetState>;
+  format: Net['format'];
+  /** blob name → its latest version */
+  version: Map<string, number>;
+  producer: Map<string, number>;
+  consumers: Map<string, number[]>;
+  /** ids of the blob versions some layer reads */
+  read: Set<string>;
+  layers: NetLayer[];
+  excluded: ExcludedLayer[];
+  byName: Map<string, NetLayer>;
+  /** Tops that only excluded layers write, and by which: to explain a bottom nothing included produces. */
+  excludedTops: Map<string, { name: string; type: string; reason: string }>;
+}
+
 /** Build the net in Caffe's TEST phase (by default), following the file's own `state` for level and stages. */
 export function buildNet(doc: PtDocument, opts: NetState = {}): Net {
+  const root = doc.root;
+  const { format, layerFields } = layerList(doc);
+  const state = netState(root, opts);
+  const build: Building = {
+    doc,
+    state,
+    format,
+    version: new Map(),
+    producer: new Map(),
+    consumers: new Map(),
+    read: new Set(),
+    layers: [],
+    excluded: [],
+    byName: new Map(),
+    excludedTops: new Map(),
+  };
+  const inputs = legacyInputs(build, root);
+  for (const f of layerFields) addLayer(build, f);
+  const { layers, excluded, producer, consumers, byName } = build;
+  return { doc, name: str(root, 'name'), phase: state.phase, format, inputs, layers, excluded, producer, consumers, outputs: netOutputs(build), byName };
+}
+
+/** The layer blocks: V2 `layer` or V1 `layers`, never both (Caffe refuses a file with both). */
+function layerList(doc: PtDocument): { format: Net['format']; layerFields: PtField[] } {
   const root = doc.root;
   const v2 = fields(root, 'layer');
   const v1 = fields(root, 'layers');
@@ -143,30 +188,21 @@ export function buildNet(doc: PtDocument, opts: NetState = {}): Net {
       'upgrade the old "layers" blocks with Caffe\'s upgrade_net_proto_text tool, or keep one form',
     );
   }
-  const format: Net['format'] = v1.length > 0 ? 'layers' : 'layer';
+  return v1.length > 0 ? { format: 'layers', layerFields: v1 } : { format: 'layer', layerFields: v2 };
+}
+
+/** The state to build for: the options, else the file's `state { … }`, else TEST, level 0, no stages. */
+function netState(root: PtMessage, opts: NetState): Required<NetState> {
   const fileState = message(root, 'state');
-  const state: Required<NetState> = {
+  return {
     phase: opts.phase ?? ((fileState && (str(fileState, 'phase') as 'TEST' | 'TRAIN' | undefined)) || 'TEST'),
     level: opts.level ?? (fileState ? num(fileState, 'level') ?? 0 : 0),
     stages: opts.stages ?? (fileState ? strs(fileState, 'stage') : []),
   };
+}
 
-  const version = new Map<string, number>();
-  const producer = new Map<string, number>();
-  const consumers = new Map<string, number[]>();
-  const read = new Set<string>();
-  const current = (name: string): BlobRef | undefined => {
-    const v = version.get(name);
-    return v === undefined ? undefined : ref(name, v);
-  };
-  const write = (name: string, by: number): BlobRef => {
-    const v = version.has(name) ? version.get(name)! + 1 : 0;
-    version.set(name, v);
-    const r = ref(name, v);
-    producer.set(r.id, by);
-    return r;
-  };
-
+/** Net-level `input:` blobs, shaped by `input_shape` or else by four `input_dim`s each. */
+function legacyInputs(build: Building, root: PtMessage): NetInput[] {
   const inputs: NetInput[] = [];
   const inputNames = strs(root, 'input');
   const dims = nums(root, 'input_dim');
@@ -174,80 +210,97 @@ export function buildNet(doc: PtDocument, opts: NetState = {}): Net {
   inputNames.forEach((name, i) => {
     let shape: number[] | undefined = shapes[i];
     if (!shape && dims.length >= 4 * (i + 1)) shape = dims.slice(4 * i, 4 * i + 4);
-    inputs.push({ name, shape, ref: write(name, -1) });
+    inputs.push({ name, shape, ref: writeBlob(build, name, -1) });
   });
+  return inputs;
+}
 
-  const layers: NetLayer[] = [];
-  const excluded: ExcludedLayer[] = [];
-  const byName = new Map<string, NetLayer>();
-  const excludedTops = new Map<string, { name: string; type: string; reason: string }>();
-  for (const f of format === 'layer' ? v2 : v1) {
-    if (f.value.kind !== 'message') {
-      throw new CaffeFoldError('net-bad-layer', `"${f.name}" must be a block { … }`, textWhere(doc, f.nameSpan.start), 'write the layer as layer { name: … type: … }');
-    }
-    const msg = f.value;
-    const rawType = str(msg, 'type') ?? '';
-    const v1Type = format === 'layers' ? rawType : undefined;
-    const type = format === 'layers' ? V1_TYPE_NAMES[rawType] ?? rawType : rawType;
-    const name = str(msg, 'name') ?? '';
-    const why = exclusionReason(msg, state);
-    if (why) {
-      excluded.push({ name, type, reason: why, field: f });
-      for (const t of strs(msg, 'top')) if (!version.has(t)) excludedTops.set(t, { name, type, reason: why });
-      continue;
-    }
-    const index = layers.length;
-    const bottoms = strs(msg, 'bottom');
-    const tops = strs(msg, 'top');
-    const bottomRefs = bottoms.map((b) => {
-      const r = current(b);
-      if (!r) {
-        const ex = excludedTops.get(b);
-        if (ex) {
-          throw new CaffeFoldError(
-            'net-training-only',
-            `layer "${name}" (${type}) reads "${b}", which only ${ex.type} layer "${ex.name}" produces, and that layer is left out in the ${state.phase} phase (${ex.reason}): this looks like a training net`,
-            textWhere(doc, f.nameSpan.start),
-            'fold the deploy prototxt (the one with an Input layer or input_shape), not the train/val one',
-          );
-        }
-        throw new CaffeFoldError(
-          'net-unknown-bottom',
-          `layer "${name}" (${type}) reads blob "${b}", which no earlier layer or input produces`,
-          textWhere(doc, f.nameSpan.start),
-          'check the bottom name for a typo, or that the producing layer comes first and is not excluded in the TEST phase',
-        );
-      }
-      read.add(r.id);
-      const list = consumers.get(r.id);
-      if (list) list.push(index);
-      else consumers.set(r.id, [index]);
-      return r;
-    });
-    const topRefs = tops.map((t) => write(t, index));
-    const layer: NetLayer = {
-      index,
-      name,
-      type,
-      v1Type,
-      bottoms,
-      tops,
-      bottomRefs,
-      topRefs,
-      inPlace: tops.some((t) => bottoms.includes(t)),
-      phase: layerPhase(msg) ?? state.phase,
-      field: f,
-      msg,
-    };
-    layers.push(layer);
-    if (name && !byName.has(name)) byName.set(name, layer);
+/** One layer block: left out with why (excluded), or included, reading and writing blob versions. */
+function addLayer(build: Building, f: PtField): void {
+  if (f.value.kind !== 'message') {
+    throw new CaffeFoldError('net-bad-layer', `"${f.name}" must be a block { … }`, textWhere(build.doc, f.nameSpan.start), 'write the layer as layer { name: … type: … }');
   }
+  const msg = f.value;
+  const rawType = str(msg, 'type') ?? '';
+  const v1Type = build.format === 'layers' ? rawType : undefined;
+  const type = build.format === 'layers' ? V1_TYPE_NAMES[rawType] ?? rawType : rawType;
+  const name = str(msg, 'name') ?? '';
+  const why = exclusionReason(msg, build.state);
+  if (why) {
+    build.excluded.push({ name, type, reason: why, field: f });
+    for (const t of strs(msg, 'top')) if (!build.version.has(t)) build.excludedTops.set(t, { name, type, reason: why });
+    return;
+  }
+  const index = build.layers.length;
+  const bottoms = strs(msg, 'bottom');
+  const tops = strs(msg, 'top');
+  const reader = { name, type, f };
+  const bottomRefs = bottoms.map((bottom) => readBlob(build, bottom, index, reader));
+  const topRefs = tops.map((t) => writeBlob(build, t, index));
+  const layer: NetLayer = {
+    index,
+    name,
+    type,
+    v1Type,
+    bottoms,
+    tops,
+    bottomRefs,
+    topRefs,
+    inPlace: tops.some((t) => bottoms.includes(t)),
+    phase: layerPhase(msg) ?? build.state.phase,
+    field: f,
+    msg,
+  };
+  build.layers.push(layer);
+  if (name && !build.byName.has(name)) build.byName.set(name, layer);
+}
+
+/** The current version of a bottom, recorded as read by layer `index`; a bottom nobody wrote is an error. */
+function readBlob(build: Building, bottom: string, index: number, reader: { name: string; type: string; f: PtField }): BlobRef {
+  const v = build.version.get(bottom);
+  if (v === undefined) {
+    const { name, type, f } = reader;
+    const ex = build.excludedTops.get(bottom);
+    if (ex) {
+      throw new CaffeFoldError(
+        'net-training-only',
+        `layer "${name}" (${type}) reads "${bottom}", which only ${ex.type} layer "${ex.name}" produces, and that layer is left out in the ${build.state.phase} phase (${ex.reason}): this looks like a training net`,
+        textWhere(build.doc, f.nameSpan.start),
+        'fold the deploy prototxt (the one with an Input layer or input_shape), not the train/val one',
+      );
+    }
+    throw new CaffeFoldError(
+      'net-unknown-bottom',
+      `layer "${name}" (${type}) reads blob "${bottom}", which no earlier layer or input produces`,
+      textWhere(build.doc, f.nameSpan.start),
+      'check the bottom name for a typo, or that the producing layer comes first and is not excluded in the TEST phase',
+    );
+  }
+  const r = ref(bottom, v);
+  build.read.add(r.id);
+  const list = build.consumers.get(r.id);
+  if (list) list.push(index);
+  else build.consumers.set(r.id, [index]);
+  return r;
+}
+
+/** A new version of blob `name`, written by layer `by` (-1: a net input). */
+function writeBlob(build: Building, name: string, by: number): BlobRef {
+  const v = build.version.has(name) ? build.version.get(name)! + 1 : 0;
+  build.version.set(name, v);
+  const r = ref(name, v);
+  build.producer.set(r.id, by);
+  return r;
+}
+
+/** The last version of every blob that no layer reads. */
+function netOutputs(build: Building): BlobRef[] {
   const outputs: BlobRef[] = [];
-  for (const [name, v] of version) {
+  for (const [name, v] of build.version) {
     const r = ref(name, v);
-    if (!read.has(r.id)) outputs.push(r);
+    if (!build.read.has(r.id)) outputs.push(r);
   }
-  return { doc, name: str(root, 'name'), phase: state.phase, format, inputs, layers, excluded, producer, consumers, outputs, byName };
+  return outputs;
 }
 
 function layerPhase(msg: PtMessage): 'TEST' | 'TRAIN' | undefined {

@@ -58,6 +58,149 @@ const isIdentStart = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122
 const isIdentPart = (c: number) => isIdentStart(c) || (c >= 48 && c <= 57) || c === 46;
 const isDigit = (c: number) => c >= 48 && c <= 57;
 
+/**
+ * The text and the reading position. One is made per parse and handed to every reader below, which advances
+ * `pos`; no reader allocates anything but the spans and nodes it returns.
+ */
+interface Cursor {
+  readonly text: string;
+  readonly n: number;
+  readonly file: string | undefined;
+  pos: number;
+}
+
+// --- Errors: what was found where ---
+
+function fail(cur: Cursor, at: number, what: string, hint = 'fix the text at that position; prototxt is protobuf text format: name: value or name { … }'): never {
+  const { line, col } = lineCol(cur.text, at);
+  throw new CaffeFoldError('prototxt-syntax', what, { kind: 'text', file: cur.file, line, col, offset: at }, hint);
+}
+
+/** The token at `at`, quoted, for a message: "found …". */
+function describe({ text, n }: Cursor, at: number): string {
+  if (at >= n) return 'end of file';
+  const c = text[at];
+  if (c === '\n' || c === '\r') return 'end of line';
+  const m = /^[A-Za-z_][\w.]*|^[-+]?[\d.][\w.+-]*|^\S/.exec(text.slice(at, at + 40));
+  return `"${m ? m[0] : c}"`;
+}
+
+/** `line:col` of an offset, to point back at where a bracket or string was opened. */
+function where(cur: Cursor, at: number): string {
+  const lc = lineCol(cur.text, at);
+  return `${lc.line}:${lc.col}`;
+}
+
+// --- Tokens ---
+
+/** Skip whitespace (incl. a BOM) and # comments. */
+function skip(cur: Cursor): void {
+  const { text, n } = cur;
+  let pos = cur.pos;
+  while (pos < n) {
+    const c = text.charCodeAt(pos);
+    if (c === 32 || c === 9 || c === 10 || c === 13 || c === 11 || c === 12 || c === 0xfeff) pos++;
+    else if (c === 35) {
+      while (pos < n && text.charCodeAt(pos) !== 10) pos++;
+    } else break;
+  }
+  cur.pos = pos;
+}
+
+function readIdent(cur: Cursor): Span | undefined {
+  const { text, n } = cur;
+  let pos = cur.pos;
+  if (pos < n && isIdentStart(text.charCodeAt(pos))) {
+    const s = pos;
+    while (pos < n && isIdentPart(text.charCodeAt(pos))) pos++;
+    cur.pos = pos;
+    return { start: s, end: pos };
+  }
+  return undefined;
+}
+
+/** One quoted literal, escapes skipped over (they are decoded on reading, see read.ts); it may not span lines. */
+function readString(cur: Cursor): Span {
+  const { text, n } = cur;
+  const s = cur.pos;
+  let pos = s;
+  const q = text.charCodeAt(pos++);
+  while (pos < n) {
+    const c = text.charCodeAt(pos);
+    if (c === 92) {
+      pos += 2;
+      continue;
+    }
+    if (c === 10) break;
+    pos++;
+    if (c === q) {
+      cur.pos = pos;
+      return { start: s, end: pos };
+    }
+  }
+  return fail(cur, s, `unterminated string starting at ${where(cur, s)}`, 'close the string with the same quote on the same line');
+}
+
+/** A string value: one literal, or several adjacent ones, which concatenate ("a" "b"). */
+function readStrings(cur: Cursor): PtScalar {
+  const { text, n } = cur;
+  const s = cur.pos;
+  readString(cur);
+  for (;;) {
+    const save = cur.pos;
+    skip(cur);
+    const d = text.charCodeAt(cur.pos);
+    if (cur.pos < n && (d === 34 || d === 39)) readString(cur);
+    else {
+      cur.pos = save;
+      break;
+    }
+  }
+  return { kind: 'scalar', token: 'string', raw: text.slice(s, cur.pos), span: { start: s, end: cur.pos } };
+}
+
+/** A number as protobuf text format writes it: signed ints and floats, hex, inf/infinity/nan, a trailing f. */
+function readNumber(cur: Cursor): PtScalar {
+  const { text, n } = cur;
+  const s = cur.pos;
+  const c = text.charCodeAt(s);
+  let p = s;
+  if (c === 45 || c === 43) p++;
+  const rest = text.slice(p, p + 9).toLowerCase();
+  const word = /^(infinity|inf|nan)(?![\w.])/.exec(rest);
+  if (word) {
+    cur.pos = p + word[1].length;
+    return { kind: 'scalar', token: 'number', raw: text.slice(s, cur.pos), span: { start: s, end: cur.pos } };
+  }
+  const m = /^(0[xX][0-9a-fA-F]+|(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?[fF]?)/.exec(text.slice(p, p + 400));
+  if (!m) return fail(cur, s, `expected a number, found ${describe(cur, s)}`);
+  cur.pos = p + m[0].length;
+  if (cur.pos < n && isIdentPart(text.charCodeAt(cur.pos))) fail(cur, s, `malformed number ${describe(cur, s)}`, 'write numbers like 3, -0.5, 1e-5 or 0x1F');
+  return { kind: 'scalar', token: 'number', raw: text.slice(s, cur.pos), span: { start: s, end: cur.pos } };
+}
+
+/** A scalar value: string, number or identifier (enum values, true/false). */
+function readScalar(cur: Cursor): PtScalar {
+  const c = cur.text.charCodeAt(cur.pos);
+  if (c === 34 || c === 39) return readStrings(cur);
+  if (c === 45 || c === 43 || c === 46 || isDigit(c)) return readNumber(cur);
+  const id = readIdent(cur);
+  if (id) return { kind: 'scalar', token: 'ident', raw: cur.text.slice(id.start, id.end), span: id };
+  return fail(cur, cur.pos, `expected a value, found ${describe(cur, cur.pos)}`);
+}
+
+/** After a value: an optional ';' or ',' separator. */
+function separator(cur: Cursor): void {
+  const save = cur.pos;
+  skip(cur);
+  const c = cur.text.charCodeAt(cur.pos);
+  if (c === 59 || c === 44) cur.pos++;
+  else cur.pos = save;
+}
+
+// --- Structure: messages, fields, lists ---
+
+/** An open message, from its opening bracket until its closing one is read. */
 interface Frame {
   msg: PtMessage;
   close: number; // char code of the closing bracket, or -1 for the root
@@ -68,224 +211,142 @@ interface Frame {
   name: string;
 }
 
+/**
+ * The parser's state beyond the cursor. Messages are read with an explicit stack of open frames, not by
+ * recursion: parsePrototxt's loop reads the fields of the message on top, and a list whose item is a message
+ * waits in pendingLists until that item closes.
+ */
+interface Parser extends Cursor {
+  stack: Frame[];
+  // Lists whose message items are being parsed: when the item's frame closes we continue the list.
+  pendingLists: { list: PtList; name: string; field: PtField }[];
+}
+
+function openMessage(ps: Parser, at: number, name: string, field?: PtField, list?: PtList): PtMessage {
+  if (ps.stack.length > MAX_DEPTH) fail(ps, at, `messages nested more than ${MAX_DEPTH} deep`, 'this is not a Caffe network definition');
+  const open = ps.text.charCodeAt(at);
+  const msg: PtMessage = { kind: 'message', fields: [], span: { start: at, end: -1 } };
+  ps.stack.push({ msg, close: open === 60 ? 62 : 125, field, list, openAt: at, name });
+  ps.pos = at + 1;
+  return msg;
+}
+
+/** Read the closing bracket of the message on top of the stack; the list it is an item of, if any, goes on. */
+function closeMessage(ps: Parser, top: Frame): void {
+  ps.pos++;
+  top.msg.span.end = ps.pos;
+  ps.stack.pop();
+  if (top.field) {
+    top.field.span.end = ps.pos;
+    separator(ps);
+  }
+  const pl = ps.pendingLists[ps.pendingLists.length - 1];
+  if (pl && top.list === pl.list) {
+    if (continueList(ps, pl.list, pl.name)) {
+      ps.pendingLists.pop();
+      pl.field.span.end = ps.pos;
+      separator(ps);
+    }
+  }
+}
+
+/** Parse the rest of a [ … ] list; message items push a frame and return. Returns true when the list closed. */
+function continueList(ps: Parser, list: PtList, listStartName: string): boolean {
+  const { text, n } = ps;
+  for (;;) {
+    skip(ps);
+    if (ps.pos >= n) fail(ps, ps.pos, `expected ']' to close the list of "${listStartName}" opened at ${where(ps, list.span.start)}, found end of file`);
+    const c = text.charCodeAt(ps.pos);
+    if (c === 93) {
+      ps.pos++;
+      list.span.end = ps.pos;
+      return true;
+    }
+    if (list.items.length > 0) {
+      if (c !== 44) fail(ps, ps.pos, `expected ',' or ']' in the list of "${listStartName}", found ${describe(ps, ps.pos)}`);
+      ps.pos++;
+      skip(ps);
+    }
+    const d = text.charCodeAt(ps.pos);
+    if (d === 123 || d === 60) {
+      const m = openMessage(ps, ps.pos, listStartName, undefined, list);
+      list.items.push(m);
+      return false;
+    }
+    if (d === 93 && list.items.length > 0) fail(ps, ps.pos, `expected a value after ',' in the list of "${listStartName}"`);
+    list.items.push(readScalar(ps));
+  }
+}
+
+/** A field's name: an identifier, or an extension's [full.name]. */
+function readFieldName(ps: Parser): Span {
+  const nameSpan = readIdent(ps);
+  if (nameSpan) return nameSpan;
+  if (ps.text.charCodeAt(ps.pos) === 91) {
+    const s = ps.pos;
+    const close = ps.text.indexOf(']', ps.pos);
+    if (close < 0 || close - ps.pos > 200) fail(ps, ps.pos, `expected a field name, found ${describe(ps, ps.pos)}`);
+    ps.pos = close + 1;
+    return { start: s, end: ps.pos };
+  }
+  return fail(ps, ps.pos, `expected a field name, found ${describe(ps, ps.pos)}`);
+}
+
+/** A field of the message `top`: name, then ':' value, or a message (whose frame is pushed, to be read next). */
+function readField(ps: Parser, top: Frame): void {
+  const { text, n } = ps;
+  const nameSpan = readFieldName(ps);
+  const name = text.slice(nameSpan.start, nameSpan.end);
+  skip(ps);
+  let colon = false;
+  if (text.charCodeAt(ps.pos) === 58) {
+    colon = true;
+    ps.pos++;
+    skip(ps);
+  }
+  if (ps.pos >= n) fail(ps, ps.pos, `expected a value for "${name}", found end of file`);
+  const v = text.charCodeAt(ps.pos);
+  const field: PtField = { name, nameSpan, value: undefined as unknown as PtScalar, span: { start: nameSpan.start, end: -1 } };
+  top.msg.fields.push(field);
+  if (v === 123 || v === 60) {
+    field.value = openMessage(ps, ps.pos, name, field);
+    return;
+  }
+  if (!colon) fail(ps, ps.pos, `expected ':' or '{' after "${name}", found ${describe(ps, ps.pos)}`);
+  if (v === 91) {
+    const list: PtList = { kind: 'list', items: [], span: { start: ps.pos, end: -1 } };
+    field.value = list;
+    ps.pos++;
+    if (continueList(ps, list, name)) {
+      field.span.end = ps.pos;
+      separator(ps);
+    } else ps.pendingLists.push({ list, name, field });
+    return;
+  }
+  if (v === 10 || v === 13 || v === 125 || v === 35) fail(ps, ps.pos, `expected a value for "${name}", found ${describe(ps, ps.pos)}`);
+  field.value = readScalar(ps);
+  field.span.end = ps.pos;
+  separator(ps);
+}
+
 export function parsePrototxt(text: string, file?: string): PtDocument {
   const n = text.length;
-  let pos = 0;
-  const fail = (at: number, what: string, hint = 'fix the text at that position; prototxt is protobuf text format: name: value or name { … }'): never => {
-    const { line, col } = lineCol(text, at);
-    throw new CaffeFoldError('prototxt-syntax', what, { kind: 'text', file, line, col, offset: at }, hint);
-  };
-  const describe = (at: number): string => {
-    if (at >= n) return 'end of file';
-    const c = text[at];
-    if (c === '\n' || c === '\r') return 'end of line';
-    const m = /^[A-Za-z_][\w.]*|^[-+]?[\d.][\w.+-]*|^\S/.exec(text.slice(at, at + 40));
-    return `"${m ? m[0] : c}"`;
-  };
-  const where = (at: number) => {
-    const lc = lineCol(text, at);
-    return `${lc.line}:${lc.col}`;
-  };
-
-  /** Skip whitespace (incl. a BOM) and # comments. */
-  const skip = () => {
-    while (pos < n) {
-      const c = text.charCodeAt(pos);
-      if (c === 32 || c === 9 || c === 10 || c === 13 || c === 11 || c === 12 || c === 0xfeff) pos++;
-      else if (c === 35) {
-        while (pos < n && text.charCodeAt(pos) !== 10) pos++;
-      } else break;
-    }
-  };
-
-  const readIdent = (): Span | undefined => {
-    if (pos < n && isIdentStart(text.charCodeAt(pos))) {
-      const s = pos;
-      while (pos < n && isIdentPart(text.charCodeAt(pos))) pos++;
-      return { start: s, end: pos };
-    }
-    return undefined;
-  };
-
-  const readString = (): Span => {
-    const s = pos;
-    const q = text.charCodeAt(pos++);
-    while (pos < n) {
-      const c = text.charCodeAt(pos);
-      if (c === 92) {
-        pos += 2;
-        continue;
-      }
-      if (c === 10) break;
-      pos++;
-      if (c === q) return { start: s, end: pos };
-    }
-    return fail(s, `unterminated string starting at ${where(s)}`, 'close the string with the same quote on the same line');
-  };
-
-  const readScalar = (): PtScalar => {
-    const s = pos;
-    const c = text.charCodeAt(pos);
-    if (c === 34 || c === 39) {
-      readString();
-      // Adjacent strings concatenate: "a" "b".
-      for (;;) {
-        const save = pos;
-        skip();
-        const d = text.charCodeAt(pos);
-        if (pos < n && (d === 34 || d === 39)) readString();
-        else {
-          pos = save;
-          break;
-        }
-      }
-      return { kind: 'scalar', token: 'string', raw: text.slice(s, pos), span: { start: s, end: pos } };
-    }
-    if (c === 45 || c === 43 || c === 46 || isDigit(c)) {
-      let p = pos;
-      if (c === 45 || c === 43) p++;
-      const rest = text.slice(p, p + 9).toLowerCase();
-      const word = /^(infinity|inf|nan)(?![\w.])/.exec(rest);
-      if (word) {
-        pos = p + word[1].length;
-        return { kind: 'scalar', token: 'number', raw: text.slice(s, pos), span: { start: s, end: pos } };
-      }
-      const m = /^(0[xX][0-9a-fA-F]+|(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?[fF]?)/.exec(text.slice(p, p + 400));
-      if (!m) return fail(s, `expected a number, found ${describe(s)}`);
-      pos = p + m[0].length;
-      if (pos < n && isIdentPart(text.charCodeAt(pos))) fail(s, `malformed number ${describe(s)}`, 'write numbers like 3, -0.5, 1e-5 or 0x1F');
-      return { kind: 'scalar', token: 'number', raw: text.slice(s, pos), span: { start: s, end: pos } };
-    }
-    const id = readIdent();
-    if (id) return { kind: 'scalar', token: 'ident', raw: text.slice(id.start, id.end), span: id };
-    return fail(pos, `expected a value, found ${describe(pos)}`);
-  };
-
   const root: PtMessage = { kind: 'message', fields: [], span: { start: 0, end: n } };
-  const stack: Frame[] = [{ msg: root, close: -1, openAt: 0, name: 'file' }];
-
-  const openMessage = (at: number, name: string, field?: PtField, list?: PtList): PtMessage => {
-    if (stack.length > MAX_DEPTH) fail(at, `messages nested more than ${MAX_DEPTH} deep`, 'this is not a Caffe network definition');
-    const open = text.charCodeAt(at);
-    const msg: PtMessage = { kind: 'message', fields: [], span: { start: at, end: -1 } };
-    stack.push({ msg, close: open === 60 ? 62 : 125, field, list, openAt: at, name });
-    pos = at + 1;
-    return msg;
-  };
-
-  /** After a value: an optional ';' or ',' separator. */
-  const separator = () => {
-    const save = pos;
-    skip();
-    const c = text.charCodeAt(pos);
-    if (c === 59 || c === 44) pos++;
-    else pos = save;
-  };
-
-  /** Parse the rest of a [ … ] list; message items push a frame and return. Returns true when the list closed. */
-  const continueList = (list: PtList, listStartName: string): boolean => {
-    for (;;) {
-      skip();
-      if (pos >= n) fail(pos, `expected ']' to close the list of "${listStartName}" opened at ${where(list.span.start)}, found end of file`);
-      const c = text.charCodeAt(pos);
-      if (c === 93) {
-        pos++;
-        list.span.end = pos;
-        return true;
-      }
-      if (list.items.length > 0) {
-        if (c !== 44) fail(pos, `expected ',' or ']' in the list of "${listStartName}", found ${describe(pos)}`);
-        pos++;
-        skip();
-      }
-      const d = text.charCodeAt(pos);
-      if (d === 123 || d === 60) {
-        const m = openMessage(pos, listStartName, undefined, list);
-        list.items.push(m);
-        return false;
-      }
-      if (d === 93 && list.items.length > 0) fail(pos, `expected a value after ',' in the list of "${listStartName}"`);
-      list.items.push(readScalar());
-    }
-  };
-
-  // Lists whose message items are being parsed: when the item's frame closes we continue the list.
-  const pendingLists: { list: PtList; name: string; field: PtField }[] = [];
-
+  const ps: Parser = { text, n, file, pos: 0, stack: [{ msg: root, close: -1, openAt: 0, name: 'file' }], pendingLists: [] };
   for (;;) {
-    const top = stack[stack.length - 1];
-    skip();
-    if (pos >= n) {
+    const top = ps.stack[ps.stack.length - 1];
+    skip(ps);
+    if (ps.pos >= n) {
       if (top.close !== -1) {
-        fail(pos, `expected '${String.fromCharCode(top.close)}' to close "${top.name}" opened at ${where(top.openAt)}, found end of file`, 'a closing brace is missing');
+        fail(ps, ps.pos, `expected '${String.fromCharCode(top.close)}' to close "${top.name}" opened at ${where(ps, top.openAt)}, found end of file`, 'a closing brace is missing');
       }
       break;
     }
-    const c = text.charCodeAt(pos);
-    if (c === top.close) {
-      pos++;
-      top.msg.span.end = pos;
-      stack.pop();
-      if (top.field) {
-        top.field.span.end = pos;
-        separator();
-      }
-      // A message item of a list closed: go on with the list.
-      const pl = pendingLists[pendingLists.length - 1];
-      if (pl && top.list === pl.list) {
-        if (continueList(pl.list, pl.name)) {
-          pendingLists.pop();
-          pl.field.span.end = pos;
-          separator();
-        }
-      }
-      continue;
-    }
-    if (c === 125 || c === 62 || c === 93) {
-      fail(pos, top.close === -1 ? `unexpected ${describe(pos)}: nothing is open here` : `expected '${String.fromCharCode(top.close)}' to close "${top.name}" opened at ${where(top.openAt)}, found ${describe(pos)}`, 'check the braces above this line');
-    }
-    // A field: name, then ':' value, or a message.
-    let nameSpan = readIdent();
-    if (!nameSpan && c === 91) {
-      // [extension.name]
-      const s = pos;
-      const close = text.indexOf(']', pos);
-      if (close < 0 || close - pos > 200) fail(pos, `expected a field name, found ${describe(pos)}`);
-      pos = close + 1;
-      nameSpan = { start: s, end: pos };
-    }
-    if (!nameSpan) fail(pos, `expected a field name, found ${describe(pos)}`);
-    const name = text.slice(nameSpan!.start, nameSpan!.end);
-    skip();
-    let colon = false;
-    if (text.charCodeAt(pos) === 58) {
-      colon = true;
-      pos++;
-      skip();
-    }
-    if (pos >= n) fail(pos, `expected a value for "${name}", found end of file`);
-    const v = text.charCodeAt(pos);
-    const field: PtField = { name, nameSpan: nameSpan!, value: undefined as unknown as PtScalar, span: { start: nameSpan!.start, end: -1 } };
-    top.msg.fields.push(field);
-    if (v === 123 || v === 60) {
-      field.value = openMessage(pos, name, field);
-      continue;
-    }
-    if (!colon) fail(pos, `expected ':' or '{' after "${name}", found ${describe(pos)}`);
-    if (v === 91) {
-      const list: PtList = { kind: 'list', items: [], span: { start: pos, end: -1 } };
-      field.value = list;
-      pos++;
-      if (continueList(list, name)) {
-        field.span.end = pos;
-        separator();
-      } else pendingLists.push({ list, name, field });
-      continue;
-    }
-    if (v === 10 || v === 13 || v === 125 || v === 35) fail(pos, `expected a value for "${name}", found ${describe(pos)}`);
-    field.value = readScalar();
-    field.span.end = pos;
-    separator();
+    const c = text.charCodeAt(ps.pos);
+    if (c === top.close) closeMessage(ps, top);
+    else if (c === 125 || c === 62 || c === 93) {
+      fail(ps, ps.pos, top.close === -1 ? `unexpected ${describe(ps, ps.pos)}: nothing is open here` : `expected '${String.fromCharCode(top.close)}' to close "${top.name}" opened at ${where(ps, top.openAt)}, found ${describe(ps, ps.pos)}`, 'check the braces above this line');
+    } else readField(ps, top);
   }
   return { text, root, file };
 }
