@@ -17,10 +17,6 @@ export function callCheck<R>(fn: (w: Comlink.Remote<CheckWorkerApi>) => R): Prom
   return check.call(fn);
 }
 
-export function checkWorkerRunning(): boolean {
-  return check.running;
-}
-
 export function terminateCheckWorker(): void {
   check.terminate();
 }
