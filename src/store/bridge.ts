@@ -1,9 +1,9 @@
 /**
- * Workers, each created lazily and terminated on cancel (squoosh's worker-bridge idea). Calls made on a worker that
- * is then terminated reject with `Cancelled` instead of hanging forever.
+ * A worker behind comlink, created lazily and terminated on cancel (squoosh's worker-bridge idea). Calls made on a
+ * worker that is then terminated reject with `Cancelled` instead of hanging forever. The sessions (session.ts,
+ * checkSession.ts) build on it; the store talks only to them.
  */
 import * as Comlink from 'comlink';
-import type { WorkerApi } from '../worker/api';
 
 export class Cancelled extends Error {
   override name = 'Cancelled';
@@ -62,20 +62,3 @@ export class WorkerBridge<Api> {
     this.pending.clear();
   }
 }
-
-/** The fold worker: it keeps the loaded model. */
-const fold = new WorkerBridge<WorkerApi>(() => new Worker(new URL('../worker/worker.ts', import.meta.url), { type: 'module', name: 'caffe-fold' }));
-
-export function call<R>(fn: (w: Comlink.Remote<WorkerApi>) => R): Promise<Awaited<R>> {
-  return fold.call(fn);
-}
-
-export function workerGeneration(): number {
-  return fold.generation;
-}
-
-export function terminateWorker(): void {
-  fold.terminate();
-}
-
-export { Comlink };

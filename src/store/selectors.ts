@@ -3,7 +3,8 @@
  * time is used through useShallow, so a component re-renders only when a field changes.
  */
 import type { Analysis } from '../worker/types';
-import { skipKeyOf, type AppState, type Selection } from './store';
+import type { AppState } from './store';
+import type { Selection } from './view';
 
 export interface FoldCounts {
   chains: number;
@@ -34,6 +35,9 @@ export function foldCounts(analysis: Analysis | undefined, skip: Record<string, 
 
 /** A new object each time: use it through useShallow. */
 export const selectFoldCounts = (s: AppState): FoldCounts => foldCounts(s.summary?.analysis, s.skip);
+
+/** The skip set as one string, to tell whether a fold result was made with the switches as they are. */
+export const skipKeyOf = (skip: Record<string, true>) => Object.keys(skip).sort().join('\n');
 
 /** The fold result no longer matches the switches: fold again before downloading. */
 export const selectResultStale = (s: AppState): boolean => !!s.result && s.result.skipKey !== skipKeyOf(s.skip);
