@@ -161,6 +161,10 @@ export const api = {
   async fold(opts: FoldOptions, onPhase?: PhaseCallback): Promise<Result<FoldSummary>> {
     return attempt(async () => {
       const l = needLoaded();
+      // The fold writes over these weights: from here on they are no longer the user's, whether the fold ends or
+      // fails half-way (a failed output write used to leave folded weights as "the model", folded again by the next
+      // Fold). The next call that needs the model reloads it from the Files (hasModel() says false).
+      state.loaded = undefined;
       state.folded = undefined;
       state.after = undefined;
       delete state.layouts.after;
@@ -190,9 +194,6 @@ export const api = {
       const blob = output.file; // a File in OPFS, or a Blob
       timer.end('output');
       state.folded = { prototxt: result.prototxt, report: result.report, caffemodel: { name: result.caffemodel.name, blob } };
-      // The original weights are gone from these bytes: the next call that needs the model reloads it from the
-      // Files (hasModel() says false), which keeps this folded result.
-      state.loaded = undefined;
       return {
         report: result.report,
         outputNames: { prototxt: result.prototxt.name, caffemodel: result.caffemodel.name },
