@@ -1,9 +1,9 @@
 /**
- * Workers, each created lazily and terminated on cancel (squoosh's worker-bridge idea). Calls made on a worker that
- * is then terminated reject with `Cancelled` instead of hanging forever.
+ * A worker behind comlink, created lazily and terminated on cancel (squoosh's worker-bridge idea). Calls made on a
+ * worker that is then terminated reject with `Cancelled` instead of hanging forever. The sessions (session.ts,
+ * checkSession.ts) build on it; the store talks only to them.
  */
 import * as Comlink from 'comlink';
-import type { WorkerApi } from '../worker/api';
 
 export class Cancelled extends Error {
   override name = 'Cancelled';
@@ -12,15 +12,18 @@ export class Cancelled extends Error {
   }
 }
 
+/** What a bridge starts: a Worker, or in tests one end of a MessageChannel. */
+export type WorkerLike = Comlink.Endpoint & { terminate(): void };
+
 /** One worker behind comlink: started at the first call, ended by terminate(). */
 export class WorkerBridge<Api> {
-  private worker: Worker | undefined;
+  private worker: WorkerLike | undefined;
   private remote: Comlink.Remote<Api> | undefined;
   private readonly pending = new Set<(e: Error) => void>();
   /** The worker's identity: changes whenever it is terminated, so callers know its state is gone. */
   generation = 0;
 
-  constructor(private readonly start: () => Worker) {}
+  constructor(private readonly start: () => WorkerLike) {}
 
   /** Run one call on the worker; rejects with Cancelled if the worker is terminated meanwhile. */
   call<R>(fn: (w: Comlink.Remote<Api>) => R): Promise<Awaited<R>> {
@@ -44,8 +47,9 @@ export class WorkerBridge<Api> {
     });
   }
 
-  get running(): boolean {
-    return this.worker !== undefined;
+  /** Some call has not answered yet. */
+  get busy(): boolean {
+    return this.pending.size > 0;
   }
 
   /** End the worker from the page. `ended: true`: it is ending itself (see the check worker's close). */
@@ -58,20 +62,3 @@ export class WorkerBridge<Api> {
     this.pending.clear();
   }
 }
-
-/** The fold worker: it keeps the loaded model. */
-const fold = new WorkerBridge<WorkerApi>(() => new Worker(new URL('../worker/worker.ts', import.meta.url), { type: 'module', name: 'caffe-fold' }));
-
-export function call<R>(fn: (w: Comlink.Remote<WorkerApi>) => R): Promise<Awaited<R>> {
-  return fold.call(fn);
-}
-
-export function workerGeneration(): number {
-  return fold.generation;
-}
-
-export function terminateWorker(): void {
-  fold.terminate();
-}
-
-export { Comlink };

@@ -1,16 +1,15 @@
 /**
  * The check slice: the whole-net check of a fold (issue 10). After a fold, the original pair (the user's Files)
  * and the folded pair (the fold's outputs) run in OpenCV DNN in WebAssembly, in a worker of its own
- * (checkBridge.ts), on the same seeded input; every net output is compared. It starts on its own for models up to
+ * (checkSession.ts), on the same seeded input; every net output is compared. It starts on its own for models up to
  * AUTO_CHECK_MAX_BYTES; bigger ones wait for the user's "Check the whole net".
  */
-import type { StateCreator } from 'zustand';
 import { formatBytes } from '../core/display';
 import type { WholeNetCheck } from '../core/check/types';
-import type { PlainError, Result } from '../worker/types';
-import { Cancelled, Comlink } from './bridge';
-import { callCheck, closeCheckWorker, terminateCheckWorker } from './checkBridge';
-import type { AppState } from './store';
+import type { PlainError } from '../worker/types';
+import { Cancelled } from './bridge';
+import { checks } from './checkSession';
+import type { AppState, GetState, SetState, Slice } from './store';
 
 /**
  * Checks start on their own when the caffemodel is at most this big: 120 MB (as the page counts, 1024² bytes)
@@ -20,8 +19,6 @@ import type { AppState } from './store';
 export const AUTO_CHECK_MAX_BYTES = 120 * 2 ** 20;
 /** The engine refuses bigger models (a quarter of its 1 GiB of WebAssembly memory: check-engine.ts's MAX_MODEL_BYTES). */
 export const ENGINE_MAX_MODEL_BYTES = 256 * 2 ** 20;
-/** After a check, a worker whose WebAssembly memory grew beyond this is ended (that memory never shrinks). */
-const KEEP_ENGINE_MAX_HEAP = 256 * 2 ** 20;
 /** The seed of the check's input, and how many timed runs each net gets. */
 const CHECK_SEED = 1;
 const TIMING_RUNS = 3;
@@ -64,11 +61,15 @@ export interface CheckSlice {
   /** Check any original pair against any folded pair; whenIdle: start once the main thread is idle. */
   runCheckOf: (original: CheckPair, folded: CheckPair, opts?: { whenIdle?: boolean }) => Promise<void>;
   cancelCheck: () => void;
+  /** What the fold's end does with the check: start it (small models), or leave it waiting with why. */
+  checkAfterFold: () => void;
+  /** No check now: `note` says why (tooBig: none can be run in the page). */
+  setCheckWaiting: (note: string, tooBig?: boolean) => void;
+  /** Stop the check, if running, and forget its result: what it checked is gone. */
+  resetCheck: () => void;
 }
 
 export const IDLE_CHECK: CheckState = { status: 'idle', done: 0, total: 0 };
-
-let checkSeq = 0;
 
 /** The pairs the current fold's check compares, or why there are none. */
 export function foldPairs(s: AppState): { original: CheckPair; folded: CheckPair } | { why: string } {
@@ -82,106 +83,58 @@ export function foldPairs(s: AppState): { original: CheckPair; folded: CheckPair
   };
 }
 
-/** What the fold's end does with the check: start it (small models), or leave it waiting with why. */
-export function checkAfterFold(get: () => AppState, set: (p: Partial<AppState>) => void): void {
+function checkAfterFold(get: GetState): void {
   const s = get();
   const pairs = foldPairs(s);
-  if ('why' in pairs) {
-    set({ check: { ...IDLE_CHECK, status: 'waiting', note: `Not run: ${pairs.why}.` } });
-    return;
-  }
+  if ('why' in pairs) return s.setCheckWaiting(`Not run: ${pairs.why}.`);
   const size = Math.max(pairs.original.caffemodel.file.size, pairs.folded.caffemodel.file.size);
   if (size > ENGINE_MAX_MODEL_BYTES) {
-    set({
-      check: {
-        ...IDLE_CHECK,
-        status: 'waiting',
-        note: `Not run: the caffemodel is ${formatBytes(size)}; OpenCV in WebAssembly checks models up to ${formatBytes(ENGINE_MAX_MODEL_BYTES)} (its memory is limited to 1 GB). Check it with the command line's --verify.`,
-        tooBig: true,
-      },
-    });
-    return;
+    return s.setCheckWaiting(
+      `Not run: the caffemodel is ${formatBytes(size)}; OpenCV in WebAssembly checks models up to ${formatBytes(ENGINE_MAX_MODEL_BYTES)} (its memory is limited to 1 GB). Check it with the command line's --verify.`,
+      true,
+    );
   }
   if (size > AUTO_CHECK_MAX_BYTES) {
-    set({
-      check: {
-        ...IDLE_CHECK,
-        status: 'waiting',
-        note: `Not run yet: the caffemodel is ${formatBytes(size)}; the check starts on its own up to ${formatBytes(AUTO_CHECK_MAX_BYTES)}. It runs both nets in your browser and needs about ${formatBytes(4 * size)} of memory.`,
-      },
-    });
-    return;
+    return s.setCheckWaiting(
+      `Not run yet: the caffemodel is ${formatBytes(size)}; the check starts on its own up to ${formatBytes(AUTO_CHECK_MAX_BYTES)}. It runs both nets in your browser and needs about ${formatBytes(4 * size)} of memory.`,
+    );
   }
   void s.runCheck({ whenIdle: true });
 }
 
-/**
- * Resolves when the main thread is idle (at most 2 s from now): the check started at the end of a fold waits for
- * the folded graph and the report to be drawn first, so its worker's start (compiling the 10.9 MB engine on a
- * second core that may be busy) does not compete with those tasks.
- */
-const idle = () =>
-  new Promise<void>((resolve) => {
-    if (typeof requestIdleCallback === 'function') requestIdleCallback(() => resolve(), { timeout: 2000 });
-    else setTimeout(resolve, 300);
-  });
-
-/** Stop a running check whose subject is gone (a new fold, another model); its results are dropped. */
-export function abandonCheck(): void {
-  checkSeq++;
-  terminateCheckWorker();
-}
-
 const fail = (what: string, hint: string, code = 'check'): PlainError => ({ code, what, hint, message: `${what} — ${hint}` });
 
-export const createCheckSlice: StateCreator<AppState, [], [], CheckSlice> = (set, get) => ({
+async function runCheckOf(set: SetState, get: GetState, original: CheckPair, folded: CheckPair, opts?: { whenIdle?: boolean }): Promise<void> {
+  set({ check: { status: 'running', step: 'Starting the engine', done: 0, total: 1 } });
+  const onProgress = (step: string, done: number, total: number) => {
+    if (get().check.status === 'running') set({ check: { status: 'running', step, done, total } });
+  };
+  try {
+    const { result: r, ms } = await checks.run(original, folded, { seed: CHECK_SEED, timingRuns: TIMING_RUNS, whenIdle: opts?.whenIdle }, onProgress);
+    set({ check: r.ok ? { status: 'done', done: 1, total: 1, result: r.value, ms } : { ...IDLE_CHECK, status: 'failed', error: r.error, ms } });
+  } catch (e) {
+    if (e instanceof Cancelled) return;
+    const m = e instanceof Error ? e.message : String(e);
+    set({ check: { ...IDLE_CHECK, status: 'failed', error: fail(`The check's worker stopped: ${m}`, 'The engine may have run out of memory; try again, or check a smaller model.') } });
+  }
+}
+
+export const createCheckSlice: Slice<CheckSlice> = (set, get) => ({
   check: IDLE_CHECK,
   async runCheck(opts) {
     const pairs = foldPairs(get());
-    if ('why' in pairs) {
-      set({ check: { ...IDLE_CHECK, status: 'waiting', note: `Not run: ${pairs.why}.` } });
-      return;
-    }
+    if ('why' in pairs) return get().setCheckWaiting(`Not run: ${pairs.why}.`);
     await get().runCheckOf(pairs.original, pairs.folded, opts);
   },
-  async runCheckOf(original, folded, opts) {
-    if (get().check.status === 'running') terminateCheckWorker();
-    const seq = ++checkSeq;
-    const mine = () => seq === checkSeq;
-    set({ check: { status: 'running', step: 'Starting the engine', done: 0, total: 1 } });
-    if (opts?.whenIdle) {
-      await idle();
-      if (!mine()) return;
-    }
-    const t0 = performance.now();
-    const onProgress = Comlink.proxy((step: string, done: number, total: number) => {
-      if (mine() && get().check.status === 'running') set({ check: { status: 'running', step, done, total } });
-    });
-    let r: Result<WholeNetCheck>;
-    try {
-      r = await callCheck((w) => w.check(original, folded, { seed: CHECK_SEED, timingRuns: TIMING_RUNS }, onProgress));
-    } catch (e) {
-      if (e instanceof Cancelled || !mine()) return;
-      terminateCheckWorker();
-      const m = e instanceof Error ? e.message : String(e);
-      set({ check: { ...IDLE_CHECK, status: 'failed', error: fail(`The check's worker stopped: ${m}`, 'The engine may have run out of memory; try again, or check a smaller model.') } });
-      return;
-    }
-    if (!mine()) return;
-    const ms = performance.now() - t0;
-    set({ check: r.ok ? { status: 'done', done: 1, total: 1, result: r.value, ms } : { ...IDLE_CHECK, status: 'failed', error: r.error, ms } });
-    // The engine's memory never shrinks, and an aborted runtime cannot run again: such a worker is ended (the
-    // next check starts a fresh one, ~1 s).
-    try {
-      const st = await callCheck((w) => w.state());
-      if (!mine()) return;
-      if (st.aborted || st.heapBytes > KEEP_ENGINE_MAX_HEAP || !r.ok) closeCheckWorker();
-    } catch {
-      /* already ended */
-    }
-  },
+  runCheckOf: (original, folded, opts) => runCheckOf(set, get, original, folded, opts),
   cancelCheck() {
-    abandonCheck();
+    checks.abandon();
     if (get().check.status === 'running') set({ check: { ...IDLE_CHECK, status: 'cancelled' } });
+  },
+  checkAfterFold: () => checkAfterFold(get),
+  setCheckWaiting: (note, tooBig) => set({ check: { ...IDLE_CHECK, status: 'waiting', note, ...(tooBig ? { tooBig } : {}) } }),
+  resetCheck() {
+    checks.abandon();
+    set({ check: IDLE_CHECK });
   },
 });

@@ -4,11 +4,10 @@
  * (check.ts's runCheckOf, the same worker and table as after a fold) runs them on the same input.
  * Each zone tells its files apart by content (the fold worker's detect), never by name alone.
  */
-import type { StateCreator } from 'zustand';
 import { MAX_FILE_BYTES, formatBytes } from '../core/display';
-import { Comlink, call } from './bridge';
-import { ENGINE_MAX_MODEL_BYTES, IDLE_CHECK, abandonCheck } from './check';
-import type { AppState } from './store';
+import { ENGINE_MAX_MODEL_BYTES } from './check';
+import { Unreadable, session } from './session';
+import type { GetState, SetState, Slice } from './store';
 
 export type CompareSide = 'original' | 'folded';
 
@@ -34,9 +33,7 @@ export interface CompareSlice {
   runCompare: () => Promise<void>;
 }
 
-const HEAD_BYTES = 64 * 1024;
 const EMPTY: Record<CompareSide, CompareZone> = { original: {}, folded: {} };
-const zoneSeq: Record<CompareSide, number> = { original: 0, folded: 0 };
 
 /** Both zones hold one .prototxt and one .caffemodel. */
 export function compareReady(c: Record<CompareSide, CompareZone>): boolean {
@@ -48,82 +45,74 @@ class ZoneError extends Error {}
 async function kindOf(file: File): Promise<'prototxt' | 'caffemodel'> {
   if (file.size === 0) throw new ZoneError(`"${file.name}" is empty: the download or copy may have failed.`);
   if (file.size > MAX_FILE_BYTES) throw new ZoneError(`"${file.name}" is ${formatBytes(file.size)}; files up to 2 GB can be read.`);
-  let head: ArrayBuffer;
-  try {
-    head = await file.slice(0, HEAD_BYTES).arrayBuffer();
-  } catch {
-    throw new ZoneError(`"${file.name}" could not be read: it may have been moved, deleted, or be unreadable. Choose it again.`);
-  }
-  const r = await call((w) => w.detect(file.name, Comlink.transfer(head, [head])));
+  const r = await session.detect(file).catch((e: unknown) => {
+    if (e instanceof Unreadable) throw new ZoneError(`"${file.name}" could not be read: it may have been moved, deleted, or be unreadable. Choose it again.`);
+    throw e;
+  });
   if (!r.ok) throw new ZoneError(`"${file.name}": ${r.error.what}${r.error.hint ? ` ${r.error.hint}` : ''}`);
   return r.value;
 }
 
-export const createCompareSlice: StateCreator<AppState, [], [], CompareSlice> = (set, get) => {
-  /** The files changed: a result (or a running check) of other files is dropped. */
-  const staleCheck = () => {
-    abandonCheck();
-    set({ check: IDLE_CHECK });
-  };
-  const setZone = (side: CompareSide, zone: CompareZone) => set((s) => ({ compare: { ...s.compare, [side]: zone } }));
-  return {
-    compareOpen: false,
-    compare: EMPTY,
-    openCompare() {
-      staleCheck();
-      set({ compareOpen: true, compare: EMPTY, error: undefined, notice: undefined });
-    },
-    closeCompare() {
-      zoneSeq.original++;
-      zoneSeq.folded++;
-      staleCheck();
-      set({ compareOpen: false, compare: EMPTY });
-    },
-    clearCompareZone(side) {
-      zoneSeq[side]++;
-      staleCheck();
-      setZone(side, {});
-    },
-    async addCompareFiles(side, files) {
-      if (files.length === 0) return;
-      const seq = ++zoneSeq[side];
-      const before = get().compare[side];
-      setZone(side, { prototxt: before.prototxt, caffemodel: before.caffemodel, reading: true });
-      try {
-        if (files.length > 2) throw new ZoneError(`${files.length} files were given; each side takes one .prototxt and one .caffemodel.`);
-        const kinds: { file: File; kind: 'prototxt' | 'caffemodel' }[] = [];
-        for (const file of files) kinds.push({ file, kind: await kindOf(file) });
-        const protos = kinds.filter((k) => k.kind === 'prototxt');
-        const models = kinds.filter((k) => k.kind === 'caffemodel');
-        if (protos.length > 1) throw new ZoneError(`Both files are network descriptions (.prototxt): ${protos.map((k) => `"${k.file.name}"`).join(' and ')}. Give one .prototxt and its .caffemodel (the binary weights).`);
-        if (models.length > 1) throw new ZoneError(`Both files are weights (.caffemodel): ${models.map((k) => `"${k.file.name}"`).join(' and ')}. Give one .caffemodel and the .prototxt that describes its network.`);
-        if (seq !== zoneSeq[side]) return;
-        staleCheck();
-        setZone(side, { prototxt: protos[0]?.file ?? before.prototxt, caffemodel: models[0]?.file ?? before.caffemodel });
-      } catch (e) {
-        if (seq !== zoneSeq[side]) return;
-        const m = e instanceof ZoneError ? e.message : `The files could not be read: ${e instanceof Error ? e.message : String(e)}`;
-        // The files the zone held stay; the error says why the new ones were not taken.
-        setZone(side, { prototxt: before.prototxt, caffemodel: before.caffemodel, error: m });
-      }
-    },
-    async runCompare() {
-      const c = get().compare;
-      if (!compareReady(c)) return;
-      const pair = (z: CompareZone) => ({ prototxt: { name: z.prototxt!.name, file: z.prototxt! }, caffemodel: { name: z.caffemodel!.name, file: z.caffemodel! } });
-      const size = Math.max(c.original.caffemodel!.size, c.folded.caffemodel!.size);
-      if (size > ENGINE_MAX_MODEL_BYTES) {
-        set({
-          check: {
-            ...IDLE_CHECK,
-            status: 'waiting',
-            note: `Not run: the caffemodel is ${formatBytes(size)}; OpenCV in WebAssembly checks models up to ${formatBytes(ENGINE_MAX_MODEL_BYTES)} (its memory is limited to 1 GB). Compare them with the command line's \`npm run fold -- compare\`.`,
-            tooBig: true,
-          },
-        });
-        return;
-      }
-      await get().runCheckOf(pair(c.original), pair(c.folded));
-    },
-  };
-};
+const setZone = (set: SetState, side: CompareSide, zone: CompareZone) => set((s) => ({ compare: { ...s.compare, [side]: zone } }));
+
+/** Tell the files apart and put them in the zone; the zone's files stay if the new ones cannot be taken. */
+async function addCompareFiles(set: SetState, get: GetState, side: CompareSide, files: File[]): Promise<void> {
+  if (files.length === 0) return;
+  const before = get().compare[side];
+  const reading: CompareZone = { prototxt: before.prototxt, caffemodel: before.caffemodel, reading: true };
+  setZone(set, side, reading);
+  // The answer is taken only while the zone still waits for it: newer files, a cleared zone or a closed view replace it.
+  const stillAsked = () => get().compare[side] === reading;
+  try {
+    if (files.length > 2) throw new ZoneError(`${files.length} files were given; each side takes one .prototxt and one .caffemodel.`);
+    const kinds: { file: File; kind: 'prototxt' | 'caffemodel' }[] = [];
+    for (const file of files) kinds.push({ file, kind: await kindOf(file) });
+    const protos = kinds.filter((k) => k.kind === 'prototxt');
+    const models = kinds.filter((k) => k.kind === 'caffemodel');
+    if (protos.length > 1) throw new ZoneError(`Both files are network descriptions (.prototxt): ${protos.map((k) => `"${k.file.name}"`).join(' and ')}. Give one .prototxt and its .caffemodel (the binary weights).`);
+    if (models.length > 1) throw new ZoneError(`Both files are weights (.caffemodel): ${models.map((k) => `"${k.file.name}"`).join(' and ')}. Give one .caffemodel and the .prototxt that describes its network.`);
+    if (!stillAsked()) return;
+    // The files changed: a result (or a running check) of other files is dropped.
+    get().resetCheck();
+    setZone(set, side, { prototxt: protos[0]?.file ?? before.prototxt, caffemodel: models[0]?.file ?? before.caffemodel });
+  } catch (e) {
+    if (!stillAsked()) return;
+    const m = e instanceof ZoneError ? e.message : `The files could not be read: ${e instanceof Error ? e.message : String(e)}`;
+    // The files the zone held stay; the error says why the new ones were not taken.
+    setZone(set, side, { prototxt: before.prototxt, caffemodel: before.caffemodel, error: m });
+  }
+}
+
+async function runCompare(get: GetState): Promise<void> {
+  const c = get().compare;
+  if (!compareReady(c)) return;
+  const pair = (z: CompareZone) => ({ prototxt: { name: z.prototxt!.name, file: z.prototxt! }, caffemodel: { name: z.caffemodel!.name, file: z.caffemodel! } });
+  const size = Math.max(c.original.caffemodel!.size, c.folded.caffemodel!.size);
+  if (size > ENGINE_MAX_MODEL_BYTES) {
+    return get().setCheckWaiting(
+      `Not run: the caffemodel is ${formatBytes(size)}; OpenCV in WebAssembly checks models up to ${formatBytes(ENGINE_MAX_MODEL_BYTES)} (its memory is limited to 1 GB). Compare them with the command line's \`npm run fold -- compare\`.`,
+      true,
+    );
+  }
+  await get().runCheckOf(pair(c.original), pair(c.folded));
+}
+
+export const createCompareSlice: Slice<CompareSlice> = (set, get) => ({
+  compareOpen: false,
+  compare: EMPTY,
+  openCompare() {
+    get().resetCheck();
+    get().dismissError();
+    set({ compareOpen: true, compare: EMPTY });
+  },
+  closeCompare() {
+    get().resetCheck();
+    set({ compareOpen: false, compare: EMPTY });
+  },
+  clearCompareZone(side) {
+    get().resetCheck();
+    setZone(set, side, {});
+  },
+  addCompareFiles: (side, files) => addCompareFiles(set, get, side, files),
+  runCompare: () => runCompare(get),
+});

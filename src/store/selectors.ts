@@ -1,6 +1,10 @@
-/** Derived data: computed from the store's state, never stored. Keep them cheap or memoised by input identity. */
-import type { Analysis, Chain } from '../worker/types';
-import { skipKeyOf, type AppState, type Selection } from './store';
+/**
+ * Derived data: computed from the store's state, never stored. Keep them cheap; one that builds a new object each
+ * time is used through useShallow, so a component re-renders only when a field changes.
+ */
+import type { Analysis } from '../worker/types';
+import type { AppState } from './store';
+import type { Selection } from './view';
 
 export interface FoldCounts {
   chains: number;
@@ -29,27 +33,14 @@ export function foldCounts(analysis: Analysis | undefined, skip: Record<string, 
   };
 }
 
-let lastAnalysis: Analysis | undefined;
-let lastSkip: Record<string, true> | undefined;
-let lastCounts: FoldCounts = foldCounts(undefined, {});
-export const selectFoldCounts = (s: AppState): FoldCounts => {
-  const a = s.summary?.analysis;
-  if (a !== lastAnalysis || s.skip !== lastSkip) {
-    lastAnalysis = a;
-    lastSkip = s.skip;
-    lastCounts = foldCounts(a, s.skip);
-  }
-  return lastCounts;
-};
+/** A new object each time: use it through useShallow. */
+export const selectFoldCounts = (s: AppState): FoldCounts => foldCounts(s.summary?.analysis, s.skip);
 
-export const selectChains = (s: AppState): Chain[] => s.summary?.analysis.chains ?? EMPTY_CHAINS;
-const EMPTY_CHAINS: Chain[] = [];
+/** The skip set as one string, to tell whether a fold result was made with the switches as they are. */
+export const skipKeyOf = (skip: Record<string, true>) => Object.keys(skip).sort().join('\n');
 
 /** The fold result no longer matches the switches: fold again before downloading. */
 export const selectResultStale = (s: AppState): boolean => !!s.result && s.result.skipKey !== skipKeyOf(s.skip);
-
-export const selectionKey = (sel: Selection | undefined): string | undefined =>
-  sel ? (sel.kind === 'layer' ? `layer:${sel.name}` : `chain:${sel.id}`) : undefined;
 
 /** Whether a node (its layer names, its chains) is what the side panel shows. */
 export function isNodeSelected(sel: Selection | undefined, layers: readonly string[], chains: readonly string[]): boolean {

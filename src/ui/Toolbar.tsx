@@ -8,7 +8,7 @@ const PHASES: FoldPhase[] = ['parse', 'analyse', 'fold', 'verify', 'write'];
 const PHASE_LABEL: Record<FoldPhase, string> = { parse: 'Parse', analyse: 'Analyse', fold: 'Fold', verify: 'Verify', write: 'Write' };
 
 function SummaryBar() {
-  const c = useAppStore(selectFoldCounts);
+  const c = useAppStore(useShallow(selectFoldCounts));
   const missing = useAppStore((s) => s.summary?.missing.length ?? 0);
   const hasWeights = useAppStore((s) => !!s.summary?.caffemodel);
   return (

@@ -1,0 +1,148 @@
+/**
+ * The model slice: the user's files, their load, what the worker said of them (summary, graphs), and the page's
+ * error panel. A new model (or none) starts the view, the fold and its check over, through their own reset actions.
+ */
+import { MAX_FILE_BYTES } from '../core/display';
+import type { GraphLayout, GraphSide, LoadSummary, PlainError } from '../worker/types';
+import { Cancelled } from './bridge';
+import { asPlain, fail, unwrap } from './errors';
+import { session, type FileKind, type Load, type ModelFiles } from './session';
+import type { GetState, SetState, Slice } from './store';
+
+export interface ModelSlice {
+  /** The user's files: cheap handles (the session gives them to the worker again when it lost the model). */
+  files: { prototxt?: File; caffemodel?: File };
+  loadStatus: 'empty' | 'loading' | 'ready';
+  /** Short text of what is being done while loading, e.g. "Reading resnet50.caffemodel". */
+  loadStep?: string;
+  summary?: LoadSummary;
+  layouts: Partial<Record<GraphSide, GraphLayout>>;
+  error?: PlainError;
+  notice?: string;
+  /** The files are loaded although some layers have no weights (the user chose "Load anyway"). */
+  allowMissingWeights: boolean;
+  /** Files refused only because layers lack weights: "Load anyway" loads them. */
+  pending?: ModelFiles;
+  openFiles: (files: File[]) => Promise<void>;
+  /** Load the pending files, layers without weights and all. */
+  loadAnyway: () => Promise<void>;
+  loadSample: () => Promise<void>;
+  dismissError: () => void;
+  closeModel: () => void;
+  /** Show an error in the panel (undefined: hide it). */
+  setError: (error: PlainError | undefined) => void;
+  /** The folded graph's layout, or none (a new fold is on its way). */
+  setFoldedLayout: (layout: GraphLayout | undefined) => void;
+}
+
+/** The view, the fold and its choices, and the fold's check belong to the model on screen (a running check is stopped). */
+function startOver(get: GetState): void {
+  get().resetView();
+  get().resetJob();
+  get().resetCheck();
+}
+
+/** The kinds of the dropped files, told by their content; refused before any is read if they cannot be a model. */
+async function detectKinds(load: Load, dropped: File[]): Promise<{ file: File; kind: FileKind }[]> {
+  if (dropped.length > 2) throw fail(`${dropped.length} files were given; caffe-fold takes one .prototxt and optionally its .caffemodel.`, 'Open the network description (.prototxt) and, if you want the weights folded too, its .caffemodel.');
+  const kinds: { file: File; kind: FileKind }[] = [];
+  for (const file of dropped) {
+    if (file.size === 0) throw fail(`"${file.name}" is empty.`, 'The download or copy may have failed: get the file again.', 'file-empty', file.name);
+    if (file.size > MAX_FILE_BYTES) {
+      throw fail(`"${file.name}" is ${(file.size / 2 ** 30).toFixed(2)} GB; caffe-fold reads files up to 2 GB.`, 'Caffe itself cannot read protobuf messages over 2 GB either: check the file.', 'file-too-large', file.name);
+    }
+    const r = await load.detect(file);
+    if (!r.ok) throw { ...r.error, where: r.error.where ?? { kind: 'file', file: file.name }, whereText: r.error.whereText ?? file.name };
+    kinds.push({ file, kind: r.value });
+  }
+  return kinds;
+}
+
+/** The pair to load from the dropped files (a caffemodel alone goes with the prototxt on screen), or the caffemodel alone. */
+function pairOf(kinds: { file: File; kind: FileKind }[], shown: ModelSlice['files']): ModelFiles | { caffemodel: File } {
+  const protos = kinds.filter((k) => k.kind === 'prototxt');
+  const models = kinds.filter((k) => k.kind === 'caffemodel');
+  if (protos.length > 1) throw fail('Both files are network descriptions (.prototxt).', 'Open one .prototxt together with its .caffemodel (the binary weights).', 'two-prototxt');
+  if (models.length > 1) throw fail('Both files are weights (.caffemodel).', 'Open one .caffemodel together with the .prototxt that describes its network.', 'two-caffemodel');
+  if (protos.length) return { prototxt: protos[0].file, caffemodel: models[0]?.file };
+  if (shown.prototxt) return { prototxt: shown.prototxt, caffemodel: models[0].file };
+  return { caffemodel: models[0].file };
+}
+
+/** Load a prototxt (+ caffemodel) in the worker and lay it out; the model on screen stays until this succeeds. */
+async function openModel(set: SetState, get: GetState, load: Load, files: ModelFiles, allowMissingWeights: boolean): Promise<void> {
+  if (get().job.status === 'running') get().cancel();
+  // The model on screen stays in the store (and in the session) until the new files have loaded: files that
+  // fail to load bring it back, with the error panel.
+  set({ loadStatus: 'loading', loadStep: 'Reading files' });
+  const { summary, layout } = unwrap(await load.open(files, allowMissingWeights, (loadStep) => set({ loadStep })));
+  startOver(get);
+  set({ files, allowMissingWeights, summary, layouts: { before: layout }, loadStatus: 'ready', loadStep: undefined });
+}
+
+/** A load that failed: the error panel, the model on screen (if any) kept; files refused only for lack of weights wait for "Load anyway". */
+function failedLoad(set: SetState, e: unknown, files?: ModelFiles): void {
+  if (e instanceof Cancelled) return;
+  const error = asPlain(e);
+  const pending = error.code === 'pair-missing-weights' && files ? { prototxt: files.prototxt, caffemodel: files.caffemodel } : undefined;
+  set((s) => ({ error, pending, loadStatus: s.summary && s.layouts.before ? 'ready' : 'empty', loadStep: undefined }));
+}
+
+async function openFiles(set: SetState, get: GetState, dropped: File[]): Promise<void> {
+  if (dropped.length === 0) return;
+  const load = session.beginLoad();
+  set({ error: undefined, notice: undefined, pending: undefined });
+  let files: ModelFiles | undefined;
+  try {
+    const pair = pairOf(await detectKinds(load, dropped), get().files);
+    if (!('prototxt' in pair)) {
+      set({ files: pair, notice: `${pair.caffemodel.name} holds weights only. Now add the .prototxt that describes its network.` });
+      return;
+    }
+    files = pair;
+    await openModel(set, get, load, files, false);
+  } catch (e) {
+    failedLoad(set, e, files);
+  }
+}
+
+export const createModelSlice: Slice<ModelSlice> = (set, get) => ({
+  files: {},
+  loadStatus: 'empty',
+  layouts: {},
+  allowMissingWeights: false,
+  openFiles: (dropped) => openFiles(set, get, dropped),
+  async loadAnyway() {
+    const files = get().pending;
+    if (!files) return;
+    const load = session.beginLoad();
+    set({ error: undefined, notice: undefined, pending: undefined });
+    try {
+      await openModel(set, get, load, files, true);
+    } catch (e) {
+      failedLoad(set, e, files);
+    }
+  },
+  async loadSample() {
+    set({ error: undefined, notice: undefined });
+    try {
+      const get1 = async (name: string) => {
+        const res = await fetch(`./sample/${name}`);
+        if (!res.ok) throw fail(`The bundled sample "${name}" could not be loaded (HTTP ${res.status}).`, 'This build has no sample model; open your own files instead.', 'sample-missing');
+        return new File([await res.blob()], name);
+      };
+      const files = await Promise.all([get1('sample.prototxt'), get1('sample.caffemodel')]);
+      await get().openFiles(files);
+    } catch (e) {
+      set({ error: asPlain(e) });
+    }
+  },
+  dismissError: () => set({ error: undefined, notice: undefined, pending: undefined }),
+  closeModel() {
+    session.close();
+    startOver(get);
+    set({ files: {}, allowMissingWeights: false, pending: undefined, loadStatus: 'empty', summary: undefined, layouts: {}, error: undefined, notice: undefined });
+  },
+  setError: (error) => set({ error }),
+  setFoldedLayout: (layout) => set((s) => ({ layouts: layout ? { before: s.layouts.before, after: layout } : { before: s.layouts.before } })),
+});
