@@ -55,7 +55,7 @@ test.describe('bad input shows the error panel: what, where, what to do', () => 
   test('an empty file', async ({ page }) => {
     await page.goto('/');
     await open(page, [{ name: 'empty.caffemodel', body: Buffer.alloc(0) }], 'input');
-    await expectPanel(page, { what: '"empty.caffemodel" is empty.', where: 'empty.caffemodel', hint: 'The download or copy may have failed: get the file again.' });
+    await expectPanel(page, { what: 'The file is empty.', where: 'empty.caffemodel', hint: 'The download or copy may have failed: get the file again.' });
     await expect(page.getByRole('heading', { name: 'Drop a Caffe model here' })).toBeVisible();
   });
 

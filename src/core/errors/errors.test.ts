@@ -10,6 +10,14 @@ const SAMPLES: { [C in ErrorCode]: ErrorParams<C>[] } = {
   'file-swapped': [{}],
   'file-unreadable': [{ reason: 'there is no such file' }, { reason: "EMFILE: too many open files, open 'x'" }],
   'file-unwritable': [{ reason: 'permission denied' }],
+  'file-vanished': [{}],
+  'files-too-many': [
+    { count: 3, compare: false },
+    { count: 4, compare: true },
+  ],
+  'two-prototxt': [{ names: ['a.prototxt', 'b.prototxt'] }],
+  'two-caffemodel': [{ names: ['a.caffemodel', 'b.caffemodel'] }],
+  'sample-missing': [{ name: 'sample', status: 404 }],
   'output-is-input': [{ flag: '--output_weights' }],
   'prototxt-too-large': [{ bytes: 300 * 2 ** 20 }],
   'prototxt-not-text': [{}],
@@ -69,6 +77,7 @@ const SAMPLES: { [C in ErrorCode]: ErrorParams<C>[] } = {
   'usage-against-two-files': [{}],
   'usage-compare-model': [{}],
   'usage-compare-against': [{}],
+  'check-worker-stopped': [{ reason: 'Out of memory' }, { reason: 'the worker was terminated.' }],
   internal: [{ message: 'x is undefined' }, { message: 'Wrote 3 of 5 bytes.' }],
 };
 

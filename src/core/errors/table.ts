@@ -175,6 +175,28 @@ export const ERRORS = {
     what: (p: { reason: string }) => `The file cannot be written: ${stop(p.reason)}`,
     hint: 'Check that its folder exists and that you may write there.',
   },
+  'file-vanished': {
+    what: 'The file cannot be read any more: it may have been moved or deleted since it was chosen.',
+    hint: 'Choose it again.',
+  },
+  'files-too-many': {
+    what: (p: { count: number; compare: boolean }) =>
+      `${p.count} files were given; ${p.compare ? 'each side takes one .prototxt and one .caffemodel' : 'caffe-fold takes one .prototxt and optionally its .caffemodel'}.`,
+    hint: (p: { compare: boolean }) =>
+      p.compare ? 'Give each side its .prototxt and its .caffemodel.' : 'Open the network description (.prototxt) and, if you want the weights folded too, its .caffemodel.',
+  },
+  'two-prototxt': {
+    what: (p: { names: string[] }) => `Both files are network descriptions (.prototxt): ${quoted(p.names, 2)}.`,
+    hint: 'Give one .prototxt together with its .caffemodel (the binary weights).',
+  },
+  'two-caffemodel': {
+    what: (p: { names: string[] }) => `Both files are weights (.caffemodel): ${quoted(p.names, 2)}.`,
+    hint: 'Give one .caffemodel together with the .prototxt that describes its network.',
+  },
+  'sample-missing': {
+    what: (p: { name: string; status: number }) => `The bundled sample "${p.name}" could not be loaded (HTTP ${p.status}).`,
+    hint: 'This build has no sample model; open your own files instead.',
+  },
   'output-is-input': {
     what: (p: { flag: string }) => `The output (${p.flag}) is one of the input files; caffe-fold never overwrites its input.`,
     hint: (p: { flag: string }) => `Choose another name with ${p.flag}.`,
@@ -261,6 +283,12 @@ export const ERRORS = {
   'usage-against-two-files': { what: 'The option --against needs two files: B.prototxt B.caffemodel.', hint: '' },
   'usage-compare-model': { what: 'The compare command needs --model A.prototxt --weights A.caffemodel.', hint: '' },
   'usage-compare-against': { what: 'The compare command needs --against B.prototxt B.caffemodel.', hint: '' },
+
+  // The whole-net check in the page.
+  'check-worker-stopped': {
+    what: (p: { reason: string }) => `The check's worker stopped: ${stop(p.reason)}`,
+    hint: 'The engine may have run out of memory; try again, or check a smaller model.',
+  },
 
   // Not the user's doing.
   internal: {
