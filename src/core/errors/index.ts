@@ -71,7 +71,7 @@ function formatMessage(what: string, where: ErrorWhere | undefined, hint: string
  * or the `internal` entry around a bug's message.
  */
 export interface PlainError {
-  code: string;
+  code: ErrorCode;
   what: string;
   where?: ErrorWhere;
   /** `where` formatted for people (line:col, byte offset, layer name). */
