@@ -55,7 +55,7 @@ test.describe('bad input shows the error panel: what, where, what to do', () => 
   test('an empty file', async ({ page }) => {
     await page.goto('/');
     await open(page, [{ name: 'empty.caffemodel', body: Buffer.alloc(0) }], 'input');
-    await expectPanel(page, { what: '"empty.caffemodel" is empty.', where: 'empty.caffemodel', hint: 'The download or copy may have failed: get the file again.' });
+    await expectPanel(page, { what: 'The file is empty.', where: 'empty.caffemodel', hint: 'The download or copy may have failed: get the file again.' });
     await expect(page.getByRole('heading', { name: 'Drop a Caffe model here' })).toBeVisible();
   });
 
@@ -67,7 +67,7 @@ test.describe('bad input shows the error panel: what, where, what to do', () => 
     expect(m, expected.where).not.toBeNull();
     const offset = Number(m![1]);
     expect(offset).toBeLessThan(half.length);
-    const said = /says it is (\d+) bytes long but only (\d+) remain/.exec(expected.what);
+    const said = /says it is (\d+) bytes long, but only (\d+) remain/.exec(expected.what);
     expect(said, expected.what).not.toBeNull();
     const [claimed, remain] = [Number(said![1]), Number(said![2])];
     expect(claimed).toBeGreaterThan(remain);
@@ -180,7 +180,7 @@ test.describe('bad input shows the error panel: what, where, what to do', () => 
     expect(expected.where).toBe('mobilenet_v2.caffemodel, layer "conv1"');
     expect(expected.what).toContain('[32, 3, 3, 3]');
     expect(expected.what).toContain('[64, 3, 7, 7]');
-    expect(expected.hint).toContain('these weights belong to another network');
+    expect(expected.hint).toContain('These weights belong to another network');
 
     await page.goto('/');
     await open(page, [

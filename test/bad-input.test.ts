@@ -26,21 +26,21 @@ const load = (proto: Uint8Array, model?: Uint8Array, names = ['net.prototxt', 'n
 describe('named bad inputs', () => {
   it('an empty file', () => {
     expect(error(() => detectKind(new Uint8Array(0), 'a.caffemodel')).message).toBe('a.caffemodel: The file is empty. The download or copy may have failed: get the file again.');
-    expect(error(() => load(sampleProto, new Uint8Array(0))).message).toBe('net.caffemodel: the caffemodel is empty — the download or copy may have failed: get the file again');
+    expect(error(() => load(sampleProto, new Uint8Array(0))).message).toBe('net.caffemodel: The file is empty. The download or copy may have failed: get the file again.');
   });
 
   it('a truncated caffemodel names the byte offset', () => {
     const cut = sampleModel.subarray(0, 20000);
     const e = error(() => load(sampleProto, cut));
     expect(e.code).toBe('caffemodel-truncated');
-    expect(e.message).toMatch(/^net\.caffemodel at byte \d+: a field says it is \d+ bytes long but only \d+ remain — the file looks cut short or damaged — download or copy it again$/);
+    expect(e.message).toMatch(/^net\.caffemodel at byte \d+: A field says it is \d+ bytes long, but only \d+ remain\. The file looks cut short or damaged: download or copy it again\.$/);
     expect(e.where).toMatchObject({ kind: 'binary' });
   });
 
   it('a prototxt syntax error names line:col', () => {
     const text = sampleProto.toString('utf8').replace('num_output: 16', 'num_output 16');
     const e = error(() => load(enc.encode(text)));
-    expect(e.message).toMatch(/^net\.prototxt:\d+:\d+: expected ':' or '\{' after "num_output", found "16" — /);
+    expect(e.message).toMatch(/^net\.prototxt:\d+:\d+: Expected ':' or '\{' after "num_output", found "16"\. Fix the text at that position/);
   });
 
   it('ONNX, PNG, zip', () => {

@@ -49,10 +49,10 @@ describe('planRun: inputs, outputs and pins from our own reading of the prototxt
   });
 
   it('an input without a shape, a train net and a second top as output cannot be run, and say why', () => {
-    expect(() => planRun(enc('input: "x"\nlayer { name: "r" type: "ReLU" bottom: "x" top: "y" }'))).toThrow(/input "x" has no known shape/);
+    expect(() => planRun(enc('input: "x"\nlayer { name: "r" type: "ReLU" bottom: "x" top: "y" }'))).toThrow(/Input "x" has no known shape/);
     expect(() => planRun(enc('layer { name: "d" type: "Data" top: "x" }\nlayer { name: "r" type: "ReLU" bottom: "x" top: "y" }'))).toThrow(/only the data layer "d" \(Data\)/);
     const slice = 'input: "x"\ninput_shape { dim: 1 dim: 4 dim: 2 dim: 2 }\nlayer { name: "s" type: "Slice" bottom: "x" top: "a" top: "b" }';
-    expect(() => planRun(enc(slice))).toThrow(/net output "b" is top 2 of Slice layer "s"/);
+    expect(() => planRun(enc(slice))).toThrow(/Net output "b" is top 2 of Slice layer "s"/);
   });
 
   it('names a repeated layer name as OpenCV does (name_1)', () => {

@@ -88,7 +88,7 @@ describe('CLI', () => {
     writeFileSync(join(f.dir, 'bad.prototxt'), 'layer {\n  name: "x"\n');
     const bad = await run(['--model', join(f.dir, 'bad.prototxt'), '--weights', f.weights]);
     expect(bad.code).toBe(1);
-    expect(bad.err).toMatch(/bad\.prototxt:3:1: expected '}' to close "layer"/);
+    expect(bad.err).toMatch(/bad\.prototxt:3:1: Expected '}' to close "layer"/);
     writeFileSync(join(f.dir, 'cut.caffemodel'), readFileSync(f.weights).subarray(0, 100));
     const cut = await run(['--model', f.model, '--weights', join(f.dir, 'cut.caffemodel')]);
     expect(cut.code).toBe(1);

@@ -25,13 +25,17 @@ const enc = new TextEncoder();
 /** Each case is bounded: every input here is a few kB, so a case that takes this long has gone quadratic or worse. */
 const CASE_MS = 2000;
 
-/** Runs f; passes when it returns or throws a CaffeFoldError, in bounded time; anything else fails the property. */
+/** What a typed error says, and its hint: sentences (errors.test.ts holds the table to it; this, the real paths). */
+const SENTENCE = /^[A-Z0-9].*[^\s]\.$/s;
+
+/** Runs f; passes when it returns or throws a CaffeFoldError that reads as sentences, in bounded time; anything else fails the property. */
 function onlyTypedErrors(f: () => unknown): boolean {
   const t = performance.now();
   try {
     f();
   } catch (e) {
     if (!isCaffeFoldError(e)) throw e;
+    if (!SENTENCE.test(e.what) || (e.hint !== '' && !SENTENCE.test(e.hint))) throw new Error(`not sentences: ${e.message}`);
   }
   const ms = performance.now() - t;
   if (ms > CASE_MS) throw new Error(`a fuzz case took ${ms.toFixed(0)} ms (bound ${CASE_MS} ms)`);

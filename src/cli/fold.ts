@@ -8,7 +8,7 @@
  */
 import { closeSync, openSync, readFileSync, realpathSync, statSync, writeFileSync, writeSync, existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { CaffeFoldError, caffeError, checkFileSize, isCaffeFoldError, renderError, type ErrorParams, type UsageCode } from '../core/errors';
+import { CaffeFoldError, caffeError, checkFileSize, isCaffeFoldError, type ErrorParams, type UsageCode } from '../core/errors';
 import { foldLoaded, loadFiles, outputNames, type FoldReport, type FoldResult } from '../core/pipeline';
 import { MIN_THRESHOLD, NOISE_FACTOR, compareModels, type Engine, type WholeNetCheck } from '../core/check';
 import { openCvEngine } from './engine';
@@ -44,8 +44,7 @@ export interface CompareCliOptions {
 export class UsageError<C extends UsageCode = UsageCode> extends CaffeFoldError<C> {
   override name = 'UsageError';
   constructor(code: C, params: ErrorParams<C>) {
-    const { what, hint } = renderError(code, params);
-    super(code, what, undefined, hint);
+    super(code, params);
   }
 }
 

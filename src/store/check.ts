@@ -9,6 +9,7 @@ import type { WholeNetCheck } from '../core/check/types';
 import type { PlainError } from '../worker/types';
 import { Cancelled } from './bridge';
 import { checks } from './checkSession';
+import { fail } from './errors';
 import type { AppState, GetState, SetState, Slice } from './store';
 
 /**
@@ -102,8 +103,6 @@ function checkAfterFold(get: GetState): void {
   void s.runCheck({ whenIdle: true });
 }
 
-const fail = (what: string, hint: string, code = 'check'): PlainError => ({ code, what, hint, message: `${what} — ${hint}` });
-
 async function runCheckOf(set: SetState, get: GetState, original: CheckPair, folded: CheckPair, opts?: { whenIdle?: boolean }): Promise<void> {
   set({ check: { status: 'running', step: 'Starting the engine', done: 0, total: 1 } });
   const onProgress = (step: string, done: number, total: number) => {
@@ -115,7 +114,7 @@ async function runCheckOf(set: SetState, get: GetState, original: CheckPair, fol
   } catch (e) {
     if (e instanceof Cancelled) return;
     const m = e instanceof Error ? e.message : String(e);
-    set({ check: { ...IDLE_CHECK, status: 'failed', error: fail(`The check's worker stopped: ${m}`, 'The engine may have run out of memory; try again, or check a smaller model.') } });
+    set({ check: { ...IDLE_CHECK, status: 'failed', error: fail('check-worker-stopped', { reason: m }) } });
   }
 }
 

@@ -88,7 +88,7 @@ describe('CheckSession', () => {
   });
 
   it('a worker whose engine grew big, or whose check failed, ends itself; the next check starts a new one', async () => {
-    const s = new CheckSession(startFake((w, n) => (n === 0 ? (w.heapBytes = 900 * MB) : (w.result = { ok: false, error: { code: 'x', what: 'w', hint: 'h', message: 'm' } }))));
+    const s = new CheckSession(startFake((w, n) => (n === 0 ? (w.heapBytes = 900 * MB) : (w.result = { ok: false, error: { code: 'internal', what: 'w', hint: 'h', message: 'm' } }))));
     await run(s);
     await vi.waitFor(() => expect(started[0].closed).toBe(true));
     expect((await run(s)).result.ok).toBe(false);

@@ -4,8 +4,10 @@
  * (check.ts's runCheckOf, the same worker and table as after a fold) runs them on the same input.
  * Each zone tells its files apart by content (the fold worker's detect), never by name alone.
  */
-import { MAX_FILE_BYTES, formatBytes } from '../core/display';
+import { formatBytes } from '../core/display';
+import { caffeError, checkFileSize } from '../core/errors';
 import { ENGINE_MAX_MODEL_BYTES } from './check';
+import { asPlain, inFile } from './errors';
 import { Unreadable, session } from './session';
 import type { GetState, SetState, Slice } from './store';
 
@@ -40,16 +42,16 @@ export function compareReady(c: Record<CompareSide, CompareZone>): boolean {
   return !!(c.original.prototxt && c.original.caffemodel && c.folded.prototxt && c.folded.caffemodel && !c.original.reading && !c.folded.reading);
 }
 
-class ZoneError extends Error {}
-
+/** The file's kind, told by its content; or throws why it cannot be one side's file (a table error, in it). */
 async function kindOf(file: File): Promise<'prototxt' | 'caffemodel'> {
-  if (file.size === 0) throw new ZoneError(`"${file.name}" is empty: the download or copy may have failed.`);
-  if (file.size > MAX_FILE_BYTES) throw new ZoneError(`"${file.name}" is ${formatBytes(file.size)}; files up to 2 GB can be read.`);
+  const where = { kind: 'file', file: file.name } as const;
+  if (file.size === 0) throw caffeError('file-empty', {}, where);
+  checkFileSize(file.name, file.size);
   const r = await session.detect(file).catch((e: unknown) => {
-    if (e instanceof Unreadable) throw new ZoneError(`"${file.name}" could not be read: it may have been moved, deleted, or be unreadable. Choose it again.`);
+    if (e instanceof Unreadable) throw caffeError('file-vanished', {}, where);
     throw e;
   });
-  if (!r.ok) throw new ZoneError(`"${file.name}": ${r.error.what}${r.error.hint ? ` ${r.error.hint}` : ''}`);
+  if (!r.ok) throw inFile(r.error, file.name);
   return r.value;
 }
 
@@ -64,22 +66,21 @@ async function addCompareFiles(set: SetState, get: GetState, side: CompareSide, 
   // The answer is taken only while the zone still waits for it: newer files, a cleared zone or a closed view replace it.
   const stillAsked = () => get().compare[side] === reading;
   try {
-    if (files.length > 2) throw new ZoneError(`${files.length} files were given; each side takes one .prototxt and one .caffemodel.`);
+    if (files.length > 2) throw caffeError('files-too-many', { count: files.length, compare: true });
     const kinds: { file: File; kind: 'prototxt' | 'caffemodel' }[] = [];
     for (const file of files) kinds.push({ file, kind: await kindOf(file) });
     const protos = kinds.filter((k) => k.kind === 'prototxt');
     const models = kinds.filter((k) => k.kind === 'caffemodel');
-    if (protos.length > 1) throw new ZoneError(`Both files are network descriptions (.prototxt): ${protos.map((k) => `"${k.file.name}"`).join(' and ')}. Give one .prototxt and its .caffemodel (the binary weights).`);
-    if (models.length > 1) throw new ZoneError(`Both files are weights (.caffemodel): ${models.map((k) => `"${k.file.name}"`).join(' and ')}. Give one .caffemodel and the .prototxt that describes its network.`);
+    if (protos.length > 1) throw caffeError('two-prototxt', { names: protos.map((k) => k.file.name) });
+    if (models.length > 1) throw caffeError('two-caffemodel', { names: models.map((k) => k.file.name) });
     if (!stillAsked()) return;
     // The files changed: a result (or a running check) of other files is dropped.
     get().resetCheck();
     setZone(set, side, { prototxt: protos[0]?.file ?? before.prototxt, caffemodel: models[0]?.file ?? before.caffemodel });
   } catch (e) {
     if (!stillAsked()) return;
-    const m = e instanceof ZoneError ? e.message : `The files could not be read: ${e instanceof Error ? e.message : String(e)}`;
-    // The files the zone held stay; the error says why the new ones were not taken.
-    setZone(set, side, { prototxt: before.prototxt, caffemodel: before.caffemodel, error: m });
+    // The files the zone held stay; the error says why the new ones were not taken (where, what, what to do).
+    setZone(set, side, { prototxt: before.prototxt, caffemodel: before.caffemodel, error: asPlain(e).message });
   }
 }
 

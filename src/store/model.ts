@@ -2,10 +2,10 @@
  * The model slice: the user's files, their load, what the worker said of them (summary, graphs), and the page's
  * error panel. A new model (or none) starts the view, the fold and its check over, through their own reset actions.
  */
-import { MAX_FILE_BYTES } from '../core/display';
+import { caffeError, checkFileSize } from '../core/errors';
 import type { GraphLayout, GraphSide, LoadSummary, PlainError } from '../worker/types';
 import { Cancelled } from './bridge';
-import { asPlain, fail, unwrap } from './errors';
+import { asPlain, fail, inFile, unwrap } from './errors';
 import { session, type FileKind, type Load, type ModelFiles } from './session';
 import type { GetState, SetState, Slice } from './store';
 
@@ -44,15 +44,13 @@ function startOver(get: GetState): void {
 
 /** The kinds of the dropped files, told by their content; refused before any is read if they cannot be a model. */
 async function detectKinds(load: Load, dropped: File[]): Promise<{ file: File; kind: FileKind }[]> {
-  if (dropped.length > 2) throw fail(`${dropped.length} files were given; caffe-fold takes one .prototxt and optionally its .caffemodel.`, 'Open the network description (.prototxt) and, if you want the weights folded too, its .caffemodel.');
+  if (dropped.length > 2) throw fail('files-too-many', { count: dropped.length, compare: false });
   const kinds: { file: File; kind: FileKind }[] = [];
   for (const file of dropped) {
-    if (file.size === 0) throw fail(`"${file.name}" is empty.`, 'The download or copy may have failed: get the file again.', 'file-empty', file.name);
-    if (file.size > MAX_FILE_BYTES) {
-      throw fail(`"${file.name}" is ${(file.size / 2 ** 30).toFixed(2)} GB; caffe-fold reads files up to 2 GB.`, 'Caffe itself cannot read protobuf messages over 2 GB either: check the file.', 'file-too-large', file.name);
-    }
+    if (file.size === 0) throw caffeError('file-empty', {}, { kind: 'file', file: file.name });
+    checkFileSize(file.name, file.size);
     const r = await load.detect(file);
-    if (!r.ok) throw { ...r.error, where: r.error.where ?? { kind: 'file', file: file.name }, whereText: r.error.whereText ?? file.name };
+    if (!r.ok) throw inFile(r.error, file.name);
     kinds.push({ file, kind: r.value });
   }
   return kinds;
@@ -62,8 +60,8 @@ async function detectKinds(load: Load, dropped: File[]): Promise<{ file: File; k
 function pairOf(kinds: { file: File; kind: FileKind }[], shown: ModelSlice['files']): ModelFiles | { caffemodel: File } {
   const protos = kinds.filter((k) => k.kind === 'prototxt');
   const models = kinds.filter((k) => k.kind === 'caffemodel');
-  if (protos.length > 1) throw fail('Both files are network descriptions (.prototxt).', 'Open one .prototxt together with its .caffemodel (the binary weights).', 'two-prototxt');
-  if (models.length > 1) throw fail('Both files are weights (.caffemodel).', 'Open one .caffemodel together with the .prototxt that describes its network.', 'two-caffemodel');
+  if (protos.length > 1) throw fail('two-prototxt', { names: protos.map((k) => k.file.name) });
+  if (models.length > 1) throw fail('two-caffemodel', { names: models.map((k) => k.file.name) });
   if (protos.length) return { prototxt: protos[0].file, caffemodel: models[0]?.file };
   if (shown.prototxt) return { prototxt: shown.prototxt, caffemodel: models[0].file };
   return { caffemodel: models[0].file };
@@ -128,7 +126,7 @@ export const createModelSlice: Slice<ModelSlice> = (set, get) => ({
     try {
       const get1 = async (name: string) => {
         const res = await fetch(`./sample/${name}`);
-        if (!res.ok) throw fail(`The bundled sample "${name}" could not be loaded (HTTP ${res.status}).`, 'This build has no sample model; open your own files instead.', 'sample-missing');
+        if (!res.ok) throw fail('sample-missing', { name, status: res.status });
         return new File([await res.blob()], name);
       };
       const files = await Promise.all([get1('sample.prototxt'), get1('sample.caffemodel')]);

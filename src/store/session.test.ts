@@ -10,7 +10,7 @@ import { Cancelled, type WorkerLike } from './bridge';
 import { ModelSession } from './session';
 
 const ok = <T>(value: T): Result<T> => ({ ok: true, value });
-const refused = (what: string): Result<never> => ({ ok: false, error: { code: 'test', what, hint: '', message: what } });
+const refused = (what: string): Result<never> => ({ ok: false, error: { code: 'internal', what, hint: '', message: what } });
 
 /** A promise resolved from outside, to hold a worker call until the test lets it go. */
 function gate() {

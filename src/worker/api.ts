@@ -40,13 +40,13 @@ let state: State = { layouts: {} };
 const readAll = (files: (FileIn | undefined)[]) => Promise.all(files.map((f) => (f ? f.file.arrayBuffer().then((b) => new Uint8Array(b)) : undefined)));
 
 function needLoaded(): Loaded {
-  if (!state.loaded) throw new Error('no model is loaded in the worker');
+  if (!state.loaded) throw new Error('No model is loaded in the worker.');
   return state.loaded;
 }
 
 function loadedFor(side: GraphSide): Loaded {
   if (side === 'before') return needLoaded();
-  if (!state.folded) throw new Error('nothing has been folded yet');
+  if (!state.folded) throw new Error('Nothing has been folded yet.');
   if (!state.after) {
     const text = new TextEncoder().encode(state.folded.prototxt.text);
     state.after = loadFiles({ name: state.folded.prototxt.name, bytes: text });
@@ -115,7 +115,7 @@ export const api = {
     return attempt(() => {
       const l = loadedFor(side);
       const layer = l.net.byName.get(name);
-      if (!layer) throw new Error(`no layer named "${name}"`);
+      if (!layer) throw new Error(`There is no layer named "${name}".`);
       const w = side === 'before' ? l.weights.get(name) : undefined;
       const weights: WeightInfo[] = (w?.blobs ?? []).map((b, index) => ({
         index,
@@ -147,7 +147,7 @@ export const api = {
     return attempt(() => {
       const l = needLoaded();
       const chain = l.analysis.chains.find((c) => c.id === id);
-      if (!chain) throw new Error(`no chain "${id}"`);
+      if (!chain) throw new Error(`There is no chain "${id}".`);
       const d = coreChainDetails(l, id);
       return { chain, stats: d.stats, proof: d.proof, warnings: l.analysis.warnings.filter((w) => w.layer && chain.layers.includes(w.layer)) };
     });
@@ -208,7 +208,7 @@ export const api = {
   async takeOutputs(): Promise<Result<FoldOutputs>> {
     return attempt(() => {
       const f = state.folded;
-      if (!f) throw new Error('nothing has been folded yet');
+      if (!f) throw new Error('Nothing has been folded yet.');
       return { prototxt: { name: f.prototxt.name, blob: new Blob([f.prototxt.text], { type: 'text/plain' }) }, caffemodel: f.caffemodel };
     });
   },

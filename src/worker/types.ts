@@ -3,20 +3,10 @@
  */
 import type { Category } from '../core/display';
 import type { Analysis, Chain, ChainProof, ChainStats, FoldPhase, FoldReport, Refusal, Warning } from '../core/fold/types';
-import type { ErrorWhere } from '../core/errors';
+import type { ErrorWhere, PlainError } from '../core/errors';
 
-export type { Analysis, Chain, ChainProof, ChainStats, FoldPhase, FoldReport, Refusal, Warning, ErrorWhere };
-
-/** An error as it crosses comlink: CaffeFoldError's fields, or a bug's message. */
-export interface PlainError {
-  code: string;
-  what: string;
-  where?: ErrorWhere;
-  /** `where` formatted for people (line:col, byte offset, layer name). */
-  whereText?: string;
-  hint: string;
-  message: string;
-}
+/** PlainError: an error as it crosses comlink, CaffeFoldError's fields or a bug's message (core/errors). */
+export type { Analysis, Chain, ChainProof, ChainStats, FoldPhase, FoldReport, Refusal, Warning, ErrorWhere, PlainError };
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: PlainError };
 

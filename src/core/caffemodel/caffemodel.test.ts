@@ -225,12 +225,12 @@ describe('caffemodel: bad input', () => {
 
   it('a lying length is refused before anything is allocated', () => {
     const lie = Uint8Array.from([0x0a, 0x01, 0x6e, 0xa2, 0x06, 0xff, 0xff, 0xff, 0xff, 0x07, 0x00]);
-    expect(() => readCaffemodel(lie, 'x.caffemodel')).toThrow(/x\.caffemodel at byte 5: a field says it is 2147483647 bytes long but only 1 remain/);
+    expect(() => readCaffemodel(lie, 'x.caffemodel')).toThrow(/x\.caffemodel at byte 5: A field says it is 2147483647 bytes long, but only 1 remain\./);
   });
 
   it('a bad wire type names its byte offset', () => {
     const bad = concat([good.subarray(0, 3), Uint8Array.from([0x0f]), good.subarray(3)]);
-    expect(() => readCaffemodel(bad)).toThrow(/at byte 3: wire type 7 is not valid here/);
+    expect(() => readCaffemodel(bad)).toThrow(/at byte 3: Wire type 7 is not valid here\./);
   });
 
   it('text, PNG, zip, ONNX and empty files are not caffemodels', () => {

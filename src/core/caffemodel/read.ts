@@ -3,7 +3,10 @@
  * blobs, the blob data as typed arrays over the file's bytes (a view when aligned, else one bulk copy), and the
  * byte span of every layer so the writer can copy what does not change. Unknown fields stay in those bytes.
  */
-import { CaffeFoldError } from '../errors';
+import { caffeError, isCaffeFoldError, type ErrorParams } from '../errors';
+
+/** The errors of a caffemodel's bytes, each at a byte offset. */
+type WireCode = 'caffemodel-truncated' | 'caffemodel-invalid' | 'caffemodel-wiretype' | 'caffemodel-unsupported';
 import { V1_TYPE_NAMES as V1_TO_V2, v1TypeName } from '../schema/v1';
 import { ENUM, FIELD } from '../schema/fields';
 
@@ -77,16 +80,9 @@ export class Wire {
     this.pos = start;
   }
 
-  fail(code: string, what: string, at = this.pos, hint?: string): never {
-    throw new CaffeFoldError(
-      code,
-      what,
-      { kind: 'binary', file: this.file, offset: at },
-      hint ??
-        (code === 'caffemodel-truncated'
-          ? 'the file looks cut short or damaged — download or copy it again'
-          : 'this is not a valid Caffe .caffemodel (binary NetParameter)'),
-    );
+  /** Throw the error of `code` at byte `at`; its message is made here, never on the way. */
+  fail<C extends WireCode>(code: C, params: ErrorParams<C>, at = this.pos): never {
+    throw caffeError(code, params, { kind: 'binary', file: this.file, offset: at });
   }
 
   get done(): boolean {
@@ -99,13 +95,13 @@ export class Wire {
     let mul = 1;
     const start = this.pos;
     for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) this.fail('caffemodel-truncated', 'a number (varint) runs past the end of its message', start);
+      if (this.pos >= this.end) this.fail('caffemodel-truncated', { part: 'varint' }, start);
       const c = b[this.pos++];
       result += (c & 0x7f) * mul;
       if (c < 0x80) return result;
       mul *= 128;
     }
-    return this.fail('caffemodel-invalid', 'a number (varint) is longer than 10 bytes', start);
+    return this.fail('caffemodel-invalid', { why: 'long-varint' }, start);
   }
 
   /** Tag: field number and wire type. */
@@ -114,7 +110,7 @@ export class Wire {
     const t = this.varint();
     const field = Math.floor(t / 8);
     const wire = t & 7;
-    if (field === 0) this.fail('caffemodel-invalid', 'field number 0 is not allowed', at);
+    if (field === 0) this.fail('caffemodel-invalid', { why: 'field-zero' }, at);
     return { field, wire, at };
   }
 
@@ -123,7 +119,7 @@ export class Wire {
     const at = this.pos;
     const n = this.varint();
     if (n > this.end - this.pos) {
-      this.fail('caffemodel-truncated', `a field says it is ${n} bytes long but only ${this.end - this.pos} remain`, at);
+      this.fail('caffemodel-truncated', { part: 'field', bytes: n, remain: this.end - this.pos }, at);
     }
     const s = { start: this.pos, end: this.pos + n };
     this.pos += n;
@@ -136,18 +132,18 @@ export class Wire {
         this.varint();
         return;
       case WIRE.I64:
-        if (this.end - this.pos < 8) this.fail('caffemodel-truncated', 'an 8-byte field runs past the end', at);
+        if (this.end - this.pos < 8) this.fail('caffemodel-truncated', { part: 'fixed64' }, at);
         this.pos += 8;
         return;
       case WIRE.LEN:
         this.len();
         return;
       case WIRE.I32:
-        if (this.end - this.pos < 4) this.fail('caffemodel-truncated', 'a 4-byte field runs past the end', at);
+        if (this.end - this.pos < 4) this.fail('caffemodel-truncated', { part: 'fixed32' }, at);
         this.pos += 4;
         return;
       default:
-        this.fail('caffemodel-wiretype', `wire type ${wire} is not valid here`, at);
+        this.fail('caffemodel-wiretype', { wire }, at);
     }
   }
 
@@ -203,16 +199,16 @@ function scanBlob(r: Wire): BlobFields {
       f.legacy[LEGACY_DIMS.indexOf(field)] = r.varint();
     } else if (field === B.data && wire === WIRE.LEN) {
       const s = r.len();
-      if ((s.end - s.start) % 4) r.fail('caffemodel-invalid', 'packed float data is not a multiple of 4 bytes', s.start);
+      if ((s.end - s.start) % 4) r.fail('caffemodel-invalid', { why: 'packed', type: 'float' }, s.start);
       f.floats.push(s);
     } else if (field === B.data && wire === WIRE.I32) {
       f.floats.push(unpackedFloats(r, at));
     } else if (field === B.double_data && wire === WIRE.LEN) {
       const s = r.len();
-      if ((s.end - s.start) % 8) r.fail('caffemodel-invalid', 'packed double data is not a multiple of 8 bytes', s.start);
+      if ((s.end - s.start) % 8) r.fail('caffemodel-invalid', { why: 'packed', type: 'double' }, s.start);
       f.doubles.push(s);
     } else if (field === B.double_data && wire === WIRE.I64) {
-      if (r.end - r.pos < 8) r.fail('caffemodel-truncated', 'a double runs past the end', at);
+      if (r.end - r.pos < 8) r.fail('caffemodel-truncated', { part: 'double' }, at);
       f.doubles.push(Float64Array.of(new DataView(r.bytes.buffer, r.bytes.byteOffset + r.pos, 8).getFloat64(0, true)));
       r.pos += 8;
     } else if (field === B.shape && wire === WIRE.LEN) {
@@ -239,7 +235,7 @@ function unpackedFloats(r: Wire, at: number): Float32Array {
       r.pos = p;
       break;
     }
-    if (r.end - r.pos < 4) r.fail('caffemodel-truncated', 'a float runs past the end', t.at);
+    if (r.end - r.pos < 4) r.fail('caffemodel-truncated', { part: 'float' }, t.at);
     vals.push(new DataView(r.bytes.buffer, r.bytes.byteOffset + r.pos, 4).getFloat32(0, true));
     r.pos += 4;
   }
@@ -297,12 +293,12 @@ function blobValues(r: Wire, f: BlobFields): BlobValues {
 function rawValues(r: Wire, span: Span, rawType: number | undefined): BlobValues {
   const bytes = r.bytes;
   const size = rawType === T.DOUBLE ? 8 : rawType === T.FLOAT16 ? 2 : 4;
-  if ((span.end - span.start) % size) r.fail('caffemodel-invalid', `raw_data of ${span.end - span.start} bytes is not a whole number of ${size}-byte values`, span.start);
+  if ((span.end - span.start) % size) r.fail('caffemodel-invalid', { why: 'raw-data', bytes: span.end - span.start, size }, span.start);
   const count = (span.end - span.start) / size;
   if (rawType === T.FLOAT16) return { dtype: 'float16', count, make: () => typedView(Uint16Array, bytes, span), rawSpan: span };
   if (rawType === T.DOUBLE) return { dtype: 'float64', count, make: () => typedView(Float64Array, bytes, span), rawSpan: span };
   if (rawType === undefined || rawType === T.FLOAT) return { dtype: 'float32', count, make: () => typedView(Float32Array, bytes, span), rawSpan: span };
-  return r.fail('caffemodel-unsupported', `raw_data_type ${rawType} (integer blobs) is not supported`, span.start, 'only float, double and fp16 blobs can be folded');
+  return r.fail('caffemodel-unsupported', { rawType }, span.start);
 }
 
 /**
@@ -363,9 +359,9 @@ function readLayer(w: Wire, span: Span, payload: Span, field: LayerField, index:
 
 /** Read a caffemodel. Throws CaffeFoldError with the byte offset of what is wrong. */
 export function readCaffemodel(bytes: Uint8Array, file?: string): CaffeModel {
-  if (bytes.length === 0) throw new CaffeFoldError('caffemodel-empty', 'the caffemodel is empty', { kind: 'file', file }, 'the download or copy may have failed: get the file again');
+  if (bytes.length === 0) throw caffeError('file-empty', {}, { kind: 'file', file });
   if (!looksLikeCaffemodel(bytes, 1)) {
-    throw new CaffeFoldError('caffemodel-not-binary', 'this is not a Caffe .caffemodel (binary NetParameter)', { kind: 'binary', file, offset: 0 }, 'drop the weights file that Caffe saved (.caffemodel); a text file is the .prototxt');
+    throw caffeError('caffemodel-not-binary', {}, { kind: 'binary', file, offset: 0 });
   }
   const w = new Wire(bytes, 0, bytes.length, file);
   const layers: ModelLayer[] = [];
@@ -411,6 +407,6 @@ export function looksLikeCaffemodel(bytes: Uint8Array, fieldsToCheck = 4): boole
     return true;
   } catch (e) {
     // A model cut short still sniffs as a caffemodel if its first tag was right: reading it then says where it ends.
-    return e instanceof CaffeFoldError && e.code === 'caffemodel-truncated' && w.pos > 0 && bytes.length > 2;
+    return isCaffeFoldError(e) && e.code === 'caffemodel-truncated' && w.pos > 0 && bytes.length > 2;
   }
 }

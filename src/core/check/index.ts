@@ -27,7 +27,7 @@
  *   own floor; a ResNet-50 with one convolution 0.1 % off still lands 5× above its threshold.
  * - Anything the engine cannot load or run is 'not-run' with its reason, never 'equal'.
  */
-import { CaffeFoldError, isCaffeFoldError } from '../errors';
+import { isCaffeFoldError, stop } from '../errors';
 import { buildNet, type Net, type NetLayer } from '../net';
 import { parsePrototxtFile } from '../pipeline';
 import { inferShapes } from '../shapes';
@@ -83,7 +83,7 @@ export function planRun(prototxt: Uint8Array, file = 'prototxt'): RunPlan {
   const misread = net.layers.find((l) => l.type === 'InnerProduct' && producerInfo(l).transpose);
   if (misread) {
     // Measured in 4.12: the same weights stored transposed with transpose: true give other outputs (test/check.test.ts).
-    throw new Error(`InnerProduct "${misread.name}" has transpose: true, which OpenCV DNN ignores (it would compute another function)`);
+    throw new Error(`InnerProduct "${misread.name}" has transpose: true, which OpenCV DNN ignores (it would compute another function).`);
   }
 
   const outputs = planOutputs(net, engineName);
@@ -105,13 +105,13 @@ function planInputs(net: Net, shapes: ReturnType<typeof inferShapes>['shapes']):
     const data = net.layers.find((l) => /Data$/.test(l.type));
     throw new Error(
       data
-        ? `the net has no declared input, only the data layer "${data.name}" (${data.type}): give the deploy prototxt (with an Input layer or input_shape)`
-        : 'the net declares no input (no "input:" and no Input layer)',
+        ? `The net has no declared input, only the data layer "${data.name}" (${data.type}): give the deploy prototxt (with an Input layer or input_shape).`
+        : 'The net declares no input (no "input:" and no Input layer).',
     );
   }
   for (const i of inputs) {
     if (i.shape.length === 0 || i.shape.some((d) => !Number.isInteger(d) || d < 1)) {
-      throw new Error(`input "${i.name}" has no known shape${i.shape.length ? ` ([${i.shape.join(', ')}])` : ''}: declare it with input_shape or an Input layer's shape`);
+      throw new Error(`Input "${i.name}" has no known shape${i.shape.length ? ` ([${i.shape.join(', ')}])` : ''}: declare it with input_shape or an Input layer's shape.`);
     }
   }
   return inputs;
@@ -127,13 +127,13 @@ function planOutputs(net: Net, engineName: Map<NetLayer, string>): Map<string, s
     if (layer.type === 'Input') continue;
     const k = layer.topRefs.findIndex((r) => r.id === o.id);
     if (k !== 0) {
-      throw new Error(`net output "${o.name}" is top ${k + 1} of ${layer.type} layer "${layer.name}": the engine returns only a layer's first top`);
+      throw new Error(`Net output "${o.name}" is top ${k + 1} of ${layer.type} layer "${layer.name}": the engine returns only a layer's first top.`);
     }
     outputs.set(o.name, engineName.get(layer)!);
     const logits = layer.type === 'Softmax' ? softmaxInput(net, layer) : undefined;
     if (logits) outputs.set(`${o.name} (its Softmax's input)`, engineName.get(logits)!);
   }
-  if (outputs.size === 0) throw new Error('the net has no output (every blob is read by some layer)');
+  if (outputs.size === 0) throw new Error('The net has no output (every blob is read by some layer).');
   return outputs;
 }
 
@@ -243,10 +243,10 @@ function doubleBlobLayer(caffemodel: Uint8Array): string | undefined {
   }
 }
 
-/** Why something failed, for a 'not-run' reason. */
+/** Why something failed, for a 'not-run' reason: sentences (the engine's own texts may have no full stop). */
 function why(e: unknown): string {
-  if (isCaffeFoldError(e)) return (e as CaffeFoldError).message;
-  return e instanceof Error ? e.message : String(e);
+  if (isCaffeFoldError(e)) return e.message;
+  return stop(e instanceof Error ? e.message : String(e));
 }
 
 /**
@@ -324,12 +324,12 @@ function readPlans(engine: Engine, original: ModelFiles, folded: ModelFiles, res
   try {
     planA = planRun(original.prototxt, original.name ?? 'original');
   } catch (e) {
-    return `the original: ${why(e)}`;
+    return `The original: ${why(e)}`;
   }
   try {
     planB = planRun(folded.prototxt, folded.name ?? 'folded');
   } catch (e) {
-    return `the folded net: ${why(e)}`;
+    return `The folded net: ${why(e)}`;
   }
   if (engine.singleImage) {
     for (const p of [planA, planB]) {
@@ -373,7 +373,7 @@ function runNet(net: EngineNet, inputs: EngineTensor[], plan: RunPlan, names: st
 function doubleBlobRefusal(engine: Engine, original: ModelFiles, folded: ModelFiles): string | undefined {
   for (const [which, files] of [['the original', original], ['the folded net', folded]] as const) {
     const unreadable = doubleBlobLayer(files.caffemodel);
-    if (unreadable) return `${which}: layer "${unreadable}" stores its blobs as double_data, which ${engine.name} cannot read`;
+    if (unreadable) return `In ${which}, layer "${unreadable}" stores its blobs as double_data, which ${engine.name} cannot read.`;
   }
   return undefined;
 }

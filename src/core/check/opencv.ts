@@ -160,7 +160,7 @@ function refuseIfCrashed(rt: Runtime): void {
   const { browser, state } = rt;
   if (state.crashed === undefined) return;
   if (browser) throw outOfMemory(rt);
-  throw new Error(`OpenCV's WebAssembly runtime failed earlier (${state.crashed}) and cannot be used again in this process`);
+  throw new Error(`OpenCV's WebAssembly runtime failed earlier (${state.crashed}) and cannot be used again in this process.`);
 }
 
 /** What opencv.js threw, as an Error; a failure of the runtime is recorded (state.crashed) and said as such. */
@@ -177,8 +177,8 @@ function fail(rt: Runtime, e: unknown): Error {
     if (state.crashed !== undefined || /out of memory|OOM|Cannot enlarge memory|out of bounds|abort\(/i.test(text)) return outOfMemory(rt);
     return new Error(text);
   }
-  if (trapped) return new Error(`OpenCV's WebAssembly runtime failed (${text}); most likely it ran out of memory (at most ${MB(limit)})`);
-  if (allocFailed) return new Error(`${text}: OpenCV ran out of WebAssembly memory (at most ${MB(limit)}, shared by every net this engine loads)`);
+  if (trapped) return new Error(`OpenCV's WebAssembly runtime failed (${text}); most likely it ran out of memory (at most ${MB(limit)}).`);
+  if (allocFailed) return new Error(`${text}: OpenCV ran out of WebAssembly memory (at most ${MB(limit)}, shared by every net this engine loads).`);
   return new Error(text);
 }
 
@@ -190,10 +190,10 @@ function fail(rt: Runtime, e: unknown): Error {
 function refuseIfTooBig({ limit, browser, state }: Runtime, caffemodel: Uint8Array): void {
   if (4 * caffemodel.length > limit) {
     const upTo = browser ? `models of up to ${MB(limit / 4)} can be checked in the browser` : `a model of up to ${MB(limit / 4)} can be checked`;
-    throw new Error(`the model is too big for OpenCV in WebAssembly: its ${MB(caffemodel.length)} of weights need about ${MB(4 * caffemodel.length)} while they are read, and WebAssembly memory is limited to ${MB(limit)} (${upTo})`);
+    throw new Error(`The model is too big for OpenCV in WebAssembly: its ${MB(caffemodel.length)} of weights need about ${MB(4 * caffemodel.length)} while they are read, and WebAssembly memory is limited to ${MB(limit)} (${upTo}).`);
   }
   if (state.live + 3 * caffemodel.length > limit) {
-    throw new Error(`not enough WebAssembly memory to read this ${MB(caffemodel.length)} model beside the ${MB(state.live)} of nets already loaded (limit ${MB(limit)})`);
+    throw new Error(`There is not enough WebAssembly memory to read this ${MB(caffemodel.length)} model beside the ${MB(state.live)} of nets already loaded (limit ${MB(limit)}).`);
   }
 }
 
@@ -228,11 +228,11 @@ function loadedNet(rt: Runtime, net: CvNet, size: number): EngineNet {
   state.live += size;
   return {
     forward(inputs: EngineTensor[], outputs: string[]): EngineTensor[] {
-      if (disposed) throw new Error('this net was disposed');
+      if (disposed) throw new Error('This net was disposed.');
       refuseIfCrashed(rt);
       const key = JSON.stringify(outputs);
       if (asked !== undefined && asked !== key) {
-        throw new Error('OpenCV returns wrong values when a net already run is asked for other outputs: load a fresh net for every set of outputs');
+        throw new Error('OpenCV returns wrong values when a net already run is asked for other outputs: load a fresh net for every set of outputs.');
       }
       asked = key;
       return forwardNet(rt, net, inputs, outputs);
@@ -299,11 +299,11 @@ function outputTensors(cv: OpenCvModule, mv: InstanceType<OpenCvModule['MatVecto
 function toBlob(cv: OpenCvModule, t: EngineTensor): CvMat {
   const s = t.shape;
   if (s.length !== 4 || s[0] !== 1) {
-    throw new Error(`input "${t.name}" has shape [${s.join(', ')}]: OpenCV in WebAssembly takes one image, [1, C, H, W], per input`);
+    throw new Error(`Input "${t.name}" has shape [${s.join(', ')}]: OpenCV in WebAssembly takes one image, [1, C, H, W], per input.`);
   }
   const [, c, h, w] = s;
-  if (c !== 1 && c !== 3 && c !== 4) throw new Error(`input "${t.name}" has ${c} channels: OpenCV in WebAssembly makes an input only of 1, 3 or 4 channels (blobFromImage)`);
-  if (t.data.length !== c * h * w) throw new Error(`input "${t.name}": ${t.data.length} values for shape [${s.join(', ')}]`);
+  if (c !== 1 && c !== 3 && c !== 4) throw new Error(`Input "${t.name}" has ${c} channels: OpenCV in WebAssembly makes an input only of 1, 3 or 4 channels (blobFromImage).`);
+  if (t.data.length !== c * h * w) throw new Error(`Input "${t.name}" has ${t.data.length} values for the shape [${s.join(', ')}].`);
   const img = new cv.Mat(h, w, cv.CV_32F + ((c - 1) << 3));
   try {
     const d = img.data32F;

@@ -7,7 +7,7 @@
 import { MAX_FILE_BYTES } from '../display/files';
 import { renderError, type ErrorCode, type ErrorParams } from './table';
 
-export { ERRORS, FILE_FORMATS, quoted, renderError, stop, type ErrorCode, type ErrorEntry, type ErrorParams, type FileFormat, type NoLayers, type UsageCode } from './table';
+export { ERRORS, FILE_FORMATS, quoted, renderError, stop, type ErrorCode, type ErrorEntry, type ErrorParams, type FileFormat, type Invalid, type NoLayers, type PrototxtSyntax, type Truncated, type UsageCode } from './table';
 
 export type ErrorWhere =
   | { kind: 'text'; file?: string; line: number; col: number; offset: number }
@@ -15,29 +15,29 @@ export type ErrorWhere =
   | { kind: 'layer'; file?: string; layer: string }
   | { kind: 'file'; file?: string };
 
-/**
- * Build one with `caffeError(code, params, where)`. The constructor taking the texts themselves stays until every
- * throw site uses the table (then `C` defaults to ErrorCode).
- */
-export class CaffeFoldError<C extends string = string> extends Error {
+/** Build one with `caffeError(code, params, where)`, or `new CaffeFoldError(code, params, where)` to extend it. */
+export class CaffeFoldError<C extends ErrorCode = ErrorCode> extends Error {
   override name = 'CaffeFoldError';
+  /** What is wrong, in sentences, without the location. */
+  readonly what: string;
+  /** What the user can do about it, in sentences (empty: nothing to add). */
+  readonly hint: string;
   constructor(
-    /** Stable machine-readable code, e.g. 'prototxt-syntax', 'caffemodel-truncated'. */
+    /** Stable machine-readable code, e.g. 'prototxt-syntax', 'caffemodel-truncated': a key of the table. */
     readonly code: C,
-    /** What is wrong, in one sentence, without the location. */
-    readonly what: string,
-    readonly where: ErrorWhere | undefined,
-    /** What the user can do about it. */
-    readonly hint: string,
+    params: ErrorParams<C>,
+    readonly where?: ErrorWhere,
   ) {
+    const { what, hint } = renderError(code, params);
     super(formatMessage(what, where, hint));
+    this.what = what;
+    this.hint = hint;
   }
 }
 
 /** The error of this code, its message filled in from the table. */
 export function caffeError<C extends ErrorCode>(code: C, params: ErrorParams<C>, where?: ErrorWhere): CaffeFoldError<C> {
-  const { what, hint } = renderError(code, params);
-  return new CaffeFoldError(code, what, where, hint);
+  return new CaffeFoldError(code, params, where);
 }
 
 /** Refuse a file over 2 GB (one ArrayBuffer in a browser, and Caffe's own protobuf limit), before reading it if the size is known. */
@@ -60,13 +60,29 @@ export function formatWhere(where: ErrorWhere | undefined): string {
   }
 }
 
-/**
- * `where: what hint`. The table's texts are sentences, joined by a space; the texts still given to the constructor
- * (no full stop) keep the old ` — ` between what and hint.
- */
+/** `where: what hint`, for one line: the table's texts are sentences, joined by a space. */
 function formatMessage(what: string, where: ErrorWhere | undefined, hint: string): string {
   const w = formatWhere(where);
-  return `${w ? w + ': ' : ''}${what}${hint ? `${what.endsWith('.') ? ' ' : ' — '}${hint}` : ''}`;
+  return `${w ? w + ': ' : ''}${what}${hint ? ` ${hint}` : ''}`;
+}
+
+/**
+ * An error as plain data: it crosses comlink (worker/errors.ts) and the store keeps it. A CaffeFoldError's fields,
+ * or the `internal` entry around a bug's message.
+ */
+export interface PlainError {
+  code: ErrorCode;
+  what: string;
+  where?: ErrorWhere;
+  /** `where` formatted for people (line:col, byte offset, layer name). */
+  whereText?: string;
+  hint: string;
+  message: string;
+}
+
+/** The error as plain data. */
+export function plainOf(e: CaffeFoldError): PlainError {
+  return { code: e.code, what: e.what, where: e.where, whereText: formatWhere(e.where) || undefined, hint: e.hint, message: e.message };
 }
 
 export function isCaffeFoldError(e: unknown): e is CaffeFoldError {

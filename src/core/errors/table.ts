@@ -57,6 +57,101 @@ const pairProblem = (p: { problem: string; others: string[] }) => {
   return `${upperFirst(p.problem)}${n ? `; ${n} other ${one(n, 'layer does', 'layers do')} not fit either (${quoted(p.others, 3)})` : ''}.`;
 };
 
+/**
+ * Where the prototxt parser could not go on (core/prototxt/parse.ts): what it expected, and what it found there
+ * (`found`: a quoted token, "end of line" or "end of file"). Positions (`opened`) are line:col.
+ */
+export type PrototxtSyntax =
+  | { why: 'number' | 'field-name' | 'malformed-number' | 'unopened'; found: string }
+  | { why: 'value'; field?: string; found: string }
+  | { why: 'colon' | 'list-separator' | 'list-value'; field: string; found: string }
+  | { why: 'unclosed'; close: string; field: string; opened: string; found: string }
+  | { why: 'string'; opened: string }
+  | { why: 'too-deep'; max: number };
+
+const syntaxWhat = (p: PrototxtSyntax): string => {
+  switch (p.why) {
+    case 'number':
+      return `Expected a number, found ${p.found}.`;
+    case 'field-name':
+      return `Expected a field name, found ${p.found}.`;
+    case 'malformed-number':
+      return `Malformed number ${p.found}.`;
+    case 'unopened':
+      return `Unexpected ${p.found}: nothing is open here.`;
+    case 'value':
+      return `Expected a value${p.field === undefined ? '' : ` for "${p.field}"`}, found ${p.found}.`;
+    case 'colon':
+      return `Expected ':' or '{' after "${p.field}", found ${p.found}.`;
+    case 'list-separator':
+      return `Expected ',' or ']' in the list of "${p.field}", found ${p.found}.`;
+    case 'list-value':
+      return `Expected a value after ',' in the list of "${p.field}", found ${p.found}.`;
+    case 'unclosed':
+      return `Expected '${p.close}' to close ${p.close === ']' ? 'the list of ' : ''}"${p.field}" opened at ${p.opened}, found ${p.found}.`;
+    case 'string':
+      return `Unterminated string starting at ${p.opened}.`;
+    case 'too-deep':
+      return `Messages nested more than ${p.max} deep.`;
+  }
+};
+
+const syntaxHint = (p: PrototxtSyntax): string => {
+  switch (p.why) {
+    case 'string':
+      return 'Close the string with the same quote on the same line.';
+    case 'malformed-number':
+      return 'Write numbers like 3, -0.5, 1e-5 or 0x1F.';
+    case 'too-deep':
+      return 'This is not a Caffe network definition: give the .prototxt of the network.';
+    case 'unopened':
+      return 'Check the braces above this line.';
+    case 'unclosed':
+      if (p.found !== 'end of file') return 'Check the braces above this line.';
+      return p.close === ']' ? 'A closing bracket is missing.' : 'A closing brace is missing.';
+    default:
+      return 'Fix the text at that position: a prototxt is protobuf text format, name: value or name { … }.';
+  }
+};
+
+/** What of a caffemodel runs past the end of its message (core/caffemodel/read.ts). */
+export type Truncated = { part: 'varint' | 'fixed64' | 'fixed32' | 'double' | 'float' } | { part: 'field'; bytes: number; remain: number };
+
+const truncatedWhat = (p: Truncated): string => {
+  switch (p.part) {
+    case 'varint':
+      return 'A number (varint) runs past the end of its message.';
+    case 'fixed64':
+      return 'An 8-byte field runs past the end of its message.';
+    case 'fixed32':
+      return 'A 4-byte field runs past the end of its message.';
+    case 'double':
+      return 'A double runs past the end of its message.';
+    case 'float':
+      return 'A float runs past the end of its message.';
+    case 'field':
+      return `A field says it is ${p.bytes} bytes long, but only ${p.remain} remain.`;
+  }
+};
+
+/** What is not protobuf, or not a blob, in a caffemodel (core/caffemodel/read.ts). */
+export type Invalid = { why: 'long-varint' | 'field-zero' } | { why: 'packed'; type: 'float' | 'double' } | { why: 'raw-data'; bytes: number; size: number };
+
+const invalidWhat = (p: Invalid): string => {
+  switch (p.why) {
+    case 'long-varint':
+      return 'A number (varint) is longer than 10 bytes.';
+    case 'field-zero':
+      return 'A field has the number 0, which protobuf does not allow.';
+    case 'packed':
+      return `Packed ${p.type} data is not a multiple of ${p.type === 'float' ? 4 : 8} bytes.`;
+    case 'raw-data':
+      return `The raw_data of ${p.bytes} bytes is not a whole number of ${p.size}-byte values.`;
+  }
+};
+
+const DAMAGED = 'The file is damaged, or is not a Caffe .caffemodel (binary NetParameter): get the weights file again.';
+
 export const ERRORS = {
   // Files as a whole.
   'file-empty': { what: 'The file is empty.', hint: 'The download or copy may have failed: get the file again.' },
@@ -80,6 +175,28 @@ export const ERRORS = {
     what: (p: { reason: string }) => `The file cannot be written: ${stop(p.reason)}`,
     hint: 'Check that its folder exists and that you may write there.',
   },
+  'file-vanished': {
+    what: 'The file cannot be read any more: it may have been moved or deleted since it was chosen.',
+    hint: 'Choose it again.',
+  },
+  'files-too-many': {
+    what: (p: { count: number; compare: boolean }) =>
+      `${p.count} files were given; ${p.compare ? 'each side takes one .prototxt and one .caffemodel' : 'caffe-fold takes one .prototxt and optionally its .caffemodel'}.`,
+    hint: (p: { compare: boolean }) =>
+      p.compare ? 'Give each side its .prototxt and its .caffemodel.' : 'Open the network description (.prototxt) and, if you want the weights folded too, its .caffemodel.',
+  },
+  'two-prototxt': {
+    what: (p: { names: string[] }) => `Both files are network descriptions (.prototxt): ${quoted(p.names, 2)}.`,
+    hint: 'Give one .prototxt together with its .caffemodel (the binary weights).',
+  },
+  'two-caffemodel': {
+    what: (p: { names: string[] }) => `Both files are weights (.caffemodel): ${quoted(p.names, 2)}.`,
+    hint: 'Give one .caffemodel together with the .prototxt that describes its network.',
+  },
+  'sample-missing': {
+    what: (p: { name: string; status: number }) => `The bundled sample "${p.name}" could not be loaded (HTTP ${p.status}).`,
+    hint: 'This build has no sample model; open your own files instead.',
+  },
   'output-is-input': {
     what: (p: { flag: string }) => `The output (${p.flag}) is one of the input files; caffe-fold never overwrites its input.`,
     hint: (p: { flag: string }) => `Choose another name with ${p.flag}.`,
@@ -91,6 +208,35 @@ export const ERRORS = {
     hint: 'Check that this is the .prototxt and not the weights.',
   },
   'prototxt-not-text': { what: 'This is a binary file, not a text network definition (.prototxt).', hint: 'Give the deploy .prototxt of the network.' },
+  'prototxt-syntax': { what: syntaxWhat, hint: syntaxHint },
+  'net-mixed-format': {
+    what: (p: { layer: number; layers: number }) =>
+      `The file mixes new "layer {" and old "layers {" blocks (${p.layer} and ${p.layers}); Caffe refuses such a net ("inconsistent NetParameter").`,
+    hint: 'Upgrade the old "layers" blocks with Caffe\'s upgrade_net_proto_text tool, or keep one form.',
+  },
+  'net-bad-layer': { what: (p: { field: string }) => `The field "${p.field}" must be a block { … }.`, hint: 'Write the layer as layer { name: … type: … }.' },
+  'net-training-only': {
+    what: (p: { layer: string; type: string; bottom: string; producer: string; producerType: string; phase: string; reason: string }) =>
+      `Layer "${p.layer}" (${p.type}) reads "${p.bottom}", which only ${p.producerType} layer "${p.producer}" produces, and that layer is left out in the ${p.phase} phase (${p.reason}): this looks like a training net.`,
+    hint: 'Fold the deploy prototxt (the one with an Input layer or input_shape), not the train/val one.',
+  },
+  'net-unknown-bottom': {
+    what: (p: { layer: string; type: string; bottom: string }) => `Layer "${p.layer}" (${p.type}) reads blob "${p.bottom}", which no earlier layer or input produces.`,
+    hint: 'Check the bottom name for a typo, or that the producing layer comes first and is not excluded in the TEST phase.',
+  },
+
+  // The weights.
+  'caffemodel-not-binary': {
+    what: 'This is not a Caffe .caffemodel (binary NetParameter).',
+    hint: 'Give the weights file that Caffe saved (.caffemodel); a text file is the .prototxt.',
+  },
+  'caffemodel-truncated': { what: truncatedWhat, hint: 'The file looks cut short or damaged: download or copy it again.' },
+  'caffemodel-invalid': { what: invalidWhat, hint: DAMAGED },
+  'caffemodel-wiretype': { what: (p: { wire: number }) => `Wire type ${p.wire} is not valid here.`, hint: DAMAGED },
+  'caffemodel-unsupported': {
+    what: (p: { rawType: number }) => `Blobs of raw_data_type ${p.rawType} (integers) are not supported.`,
+    hint: 'Only float, double and fp16 blobs can be folded.',
+  },
   'net-no-layers': {
     what: (p: NoLayers) =>
       p.why === 'excluded'
@@ -121,6 +267,11 @@ export const ERRORS = {
 
   // Folding.
   'fold-no-weights': { what: 'There are no weights to fold.', hint: 'Drop the .caffemodel that goes with this .prototxt.' },
+  'fold-structure': {
+    what: (p: { problem: string; blob?: string }) =>
+      `The folded network would not compute what the original computes: ${p.problem}${p.blob ? ` (blob "${p.blob}")` : ''}.`,
+    hint: 'Nothing was written. This is a bug in caffe-fold: please report it with the .prototxt, and meanwhile fold with --skip for the chains around this layer.',
+  },
 
   // The command line's arguments (the CLI prints its usage after these: no hint).
   'usage-needs-value': { what: (p: { flag: string }) => `The option ${p.flag} needs a value.`, hint: '' },
@@ -132,6 +283,12 @@ export const ERRORS = {
   'usage-against-two-files': { what: 'The option --against needs two files: B.prototxt B.caffemodel.', hint: '' },
   'usage-compare-model': { what: 'The compare command needs --model A.prototxt --weights A.caffemodel.', hint: '' },
   'usage-compare-against': { what: 'The compare command needs --against B.prototxt B.caffemodel.', hint: '' },
+
+  // The whole-net check in the page.
+  'check-worker-stopped': {
+    what: (p: { reason: string }) => `The check's worker stopped: ${stop(p.reason)}`,
+    hint: 'The engine may have run out of memory; try again, or check a smaller model.',
+  },
 
   // Not the user's doing.
   internal: {

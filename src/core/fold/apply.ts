@@ -10,7 +10,7 @@ import { blobCopy, blobFloats, blobRows, fromDType, scaledRows, scaleInPlace, to
 import { bnParams, chainRefusal, placeChains, producerInfo, producerOutChannels, producerParamName, scaleParams } from './analyse';
 import { checkWiring, topRuleViolation, valueModel, wiringOf, type Placement } from './wiring';
 import { buildNet } from '../net';
-import { CaffeFoldError } from '../errors';
+import { caffeError, isCaffeFoldError } from '../errors';
 import { FIELD } from '../schema/fields';
 import {
   batchNormForward,
@@ -179,19 +179,15 @@ function rewriteFiles(net: Net, weights: Map<string, ModelLayer>, accepted: Plan
  * the same values as the original (wiring.ts). Any difference refuses the whole fold: nothing is written.
  */
 export function proveStructure(net: Net, text: string, placements: Placement[]): StructureProof {
-  const fail = (layer: string, blob: string, what: string): never => {
-    throw new CaffeFoldError(
-      'fold-structure',
-      `the folded network would not compute what the original computes: ${what} (blob "${blob}")`,
-      { kind: 'layer', file: net.doc.file, layer },
-      'nothing was written; this is a bug in caffe-fold — please report it with the .prototxt, and fold with --skip for the chains around this layer meanwhile',
-    );
+  const fail = (layer: string, blob: string, problem: string): never => {
+    throw caffeError('fold-structure', { problem, blob }, { kind: 'layer', file: net.doc.file, layer });
   };
   let folded: Net;
   try {
     folded = buildNet(parsePrototxt(text, net.doc.file));
   } catch (e) {
-    return fail('(whole net)', '', `the folded text does not read back as a network (${(e as Error).message})`);
+    const said = isCaffeFoldError(e) ? e.what : (e as Error).message;
+    return fail('(whole net)', '', `the folded text does not read back as a network (${said.replace(/\.$/, '')})`);
   }
   const model = valueModel(net);
   const wiring = wiringOf(net, folded, placements);

@@ -4,7 +4,7 @@
  * every reader of that name sees the new value. We give each write its own version (`conv1@0`, `conv1@1`, …)
  * so the analysis knows exactly which layer reads which value.
  */
-import { CaffeFoldError } from '../errors';
+import { caffeError } from '../errors';
 import {
   fields,
   message,
@@ -181,12 +181,7 @@ function layerList(doc: PtDocument): { format: Net['format']; layerFields: PtFie
   const v1 = fields(root, 'layers');
   if (v2.length > 0 && v1.length > 0) {
     const where = v1[0].nameSpan.start;
-    throw new CaffeFoldError(
-      'net-mixed-format',
-      `the file mixes new "layer {" and old "layers {" blocks (${v2.length} and ${v1.length}); Caffe refuses such a net ("inconsistent NetParameter")`,
-      textWhere(doc, where),
-      'upgrade the old "layers" blocks with Caffe\'s upgrade_net_proto_text tool, or keep one form',
-    );
+    throw caffeError('net-mixed-format', { layer: v2.length, layers: v1.length }, textWhere(doc, where));
   }
   return v1.length > 0 ? { format: 'layers', layerFields: v1 } : { format: 'layer', layerFields: v2 };
 }
@@ -218,7 +213,7 @@ function legacyInputs(build: Building, root: PtMessage): NetInput[] {
 /** One layer block: left out with why (excluded), or included, reading and writing blob versions. */
 function addLayer(build: Building, f: PtField): void {
   if (f.value.kind !== 'message') {
-    throw new CaffeFoldError('net-bad-layer', `"${f.name}" must be a block { … }`, textWhere(build.doc, f.nameSpan.start), 'write the layer as layer { name: … type: … }');
+    throw caffeError('net-bad-layer', { field: f.name }, textWhere(build.doc, f.nameSpan.start));
   }
   const msg = f.value;
   const rawType = str(msg, 'type') ?? '';
@@ -262,19 +257,10 @@ function readBlob(build: Building, bottom: string, index: number, reader: { name
     const { name, type, f } = reader;
     const ex = build.excludedTops.get(bottom);
     if (ex) {
-      throw new CaffeFoldError(
-        'net-training-only',
-        `layer "${name}" (${type}) reads "${bottom}", which only ${ex.type} layer "${ex.name}" produces, and that layer is left out in the ${build.state.phase} phase (${ex.reason}): this looks like a training net`,
-        textWhere(build.doc, f.nameSpan.start),
-        'fold the deploy prototxt (the one with an Input layer or input_shape), not the train/val one',
-      );
+      const producer = { producer: ex.name, producerType: ex.type, phase: build.state.phase, reason: ex.reason };
+      throw caffeError('net-training-only', { layer: name, type, bottom, ...producer }, textWhere(build.doc, f.nameSpan.start));
     }
-    throw new CaffeFoldError(
-      'net-unknown-bottom',
-      `layer "${name}" (${type}) reads blob "${bottom}", which no earlier layer or input produces`,
-      textWhere(build.doc, f.nameSpan.start),
-      'check the bottom name for a typo, or that the producing layer comes first and is not excluded in the TEST phase',
-    );
+    throw caffeError('net-unknown-bottom', { layer: name, type, bottom }, textWhere(build.doc, f.nameSpan.start));
   }
   const r = ref(bottom, v);
   build.read.add(r.id);

@@ -3,7 +3,7 @@
  * Nothing is normalised: the tree points into `doc.text`, and printing an unedited tree walks the nodes and the
  * gaps between them (comments, whitespace, separators) to give the input back byte for byte.
  */
-import { CaffeFoldError } from '../errors';
+import { caffeError, type PrototxtSyntax } from '../errors';
 
 export interface Span {
   start: number;
@@ -71,9 +71,9 @@ interface Cursor {
 
 // --- Errors: what was found where ---
 
-function fail(cur: Cursor, at: number, what: string, hint = 'fix the text at that position; prototxt is protobuf text format: name: value or name { … }'): never {
+function fail(cur: Cursor, at: number, syntax: PrototxtSyntax): never {
   const { line, col } = lineCol(cur.text, at);
-  throw new CaffeFoldError('prototxt-syntax', what, { kind: 'text', file: cur.file, line, col, offset: at }, hint);
+  throw caffeError('prototxt-syntax', syntax, { kind: 'text', file: cur.file, line, col, offset: at });
 }
 
 /** The token at `at`, quoted, for a message: "found …". */
@@ -138,7 +138,7 @@ function readString(cur: Cursor): Span {
       return { start: s, end: pos };
     }
   }
-  return fail(cur, s, `unterminated string starting at ${where(cur, s)}`, 'close the string with the same quote on the same line');
+  return fail(cur, s, { why: 'string', opened: where(cur, s) });
 }
 
 /** A string value: one literal, or several adjacent ones, which concatenate ("a" "b"). */
@@ -173,9 +173,9 @@ function readNumber(cur: Cursor): PtScalar {
     return { kind: 'scalar', token: 'number', raw: text.slice(s, cur.pos), span: { start: s, end: cur.pos } };
   }
   const m = /^(0[xX][0-9a-fA-F]+|(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?[fF]?)/.exec(text.slice(p, p + 400));
-  if (!m) return fail(cur, s, `expected a number, found ${describe(cur, s)}`);
+  if (!m) return fail(cur, s, { why: 'number', found: describe(cur, s) });
   cur.pos = p + m[0].length;
-  if (cur.pos < n && isIdentPart(text.charCodeAt(cur.pos))) fail(cur, s, `malformed number ${describe(cur, s)}`, 'write numbers like 3, -0.5, 1e-5 or 0x1F');
+  if (cur.pos < n && isIdentPart(text.charCodeAt(cur.pos))) fail(cur, s, { why: 'malformed-number', found: describe(cur, s) });
   return { kind: 'scalar', token: 'number', raw: text.slice(s, cur.pos), span: { start: s, end: cur.pos } };
 }
 
@@ -186,7 +186,7 @@ function readScalar(cur: Cursor): PtScalar {
   if (c === 45 || c === 43 || c === 46 || isDigit(c)) return readNumber(cur);
   const id = readIdent(cur);
   if (id) return { kind: 'scalar', token: 'ident', raw: cur.text.slice(id.start, id.end), span: id };
-  return fail(cur, cur.pos, `expected a value, found ${describe(cur, cur.pos)}`);
+  return fail(cur, cur.pos, { why: 'value', found: describe(cur, cur.pos) });
 }
 
 /** After a value: an optional ';' or ',' separator. */
@@ -223,7 +223,7 @@ interface Parser extends Cursor {
 }
 
 function openMessage(ps: Parser, at: number, name: string, field?: PtField, list?: PtList): PtMessage {
-  if (ps.stack.length > MAX_DEPTH) fail(ps, at, `messages nested more than ${MAX_DEPTH} deep`, 'this is not a Caffe network definition');
+  if (ps.stack.length > MAX_DEPTH) fail(ps, at, { why: 'too-deep', max: MAX_DEPTH });
   const open = ps.text.charCodeAt(at);
   const msg: PtMessage = { kind: 'message', fields: [], span: { start: at, end: -1 } };
   ps.stack.push({ msg, close: open === 60 ? 62 : 125, field, list, openAt: at, name });
@@ -255,7 +255,7 @@ function continueList(ps: Parser, list: PtList, listStartName: string): boolean 
   const { text, n } = ps;
   for (;;) {
     skip(ps);
-    if (ps.pos >= n) fail(ps, ps.pos, `expected ']' to close the list of "${listStartName}" opened at ${where(ps, list.span.start)}, found end of file`);
+    if (ps.pos >= n) fail(ps, ps.pos, { why: 'unclosed', close: ']', field: listStartName, opened: where(ps, list.span.start), found: 'end of file' });
     const c = text.charCodeAt(ps.pos);
     if (c === 93) {
       ps.pos++;
@@ -263,7 +263,7 @@ function continueList(ps: Parser, list: PtList, listStartName: string): boolean 
       return true;
     }
     if (list.items.length > 0) {
-      if (c !== 44) fail(ps, ps.pos, `expected ',' or ']' in the list of "${listStartName}", found ${describe(ps, ps.pos)}`);
+      if (c !== 44) fail(ps, ps.pos, { why: 'list-separator', field: listStartName, found: describe(ps, ps.pos) });
       ps.pos++;
       skip(ps);
     }
@@ -273,7 +273,7 @@ function continueList(ps: Parser, list: PtList, listStartName: string): boolean 
       list.items.push(m);
       return false;
     }
-    if (d === 93 && list.items.length > 0) fail(ps, ps.pos, `expected a value after ',' in the list of "${listStartName}"`);
+    if (d === 93 && list.items.length > 0) fail(ps, ps.pos, { why: 'list-value', field: listStartName, found: describe(ps, ps.pos) });
     list.items.push(readScalar(ps));
   }
 }
@@ -285,11 +285,11 @@ function readFieldName(ps: Parser): Span {
   if (ps.text.charCodeAt(ps.pos) === 91) {
     const s = ps.pos;
     const close = ps.text.indexOf(']', ps.pos);
-    if (close < 0 || close - ps.pos > 200) fail(ps, ps.pos, `expected a field name, found ${describe(ps, ps.pos)}`);
+    if (close < 0 || close - ps.pos > 200) fail(ps, ps.pos, { why: 'field-name', found: describe(ps, ps.pos) });
     ps.pos = close + 1;
     return { start: s, end: ps.pos };
   }
-  return fail(ps, ps.pos, `expected a field name, found ${describe(ps, ps.pos)}`);
+  return fail(ps, ps.pos, { why: 'field-name', found: describe(ps, ps.pos) });
 }
 
 /** A field of the message `top`: name, then ':' value, or a message (whose frame is pushed, to be read next). */
@@ -304,7 +304,7 @@ function readField(ps: Parser, top: Frame): void {
     ps.pos++;
     skip(ps);
   }
-  if (ps.pos >= n) fail(ps, ps.pos, `expected a value for "${name}", found end of file`);
+  if (ps.pos >= n) fail(ps, ps.pos, { why: 'value', field: name, found: 'end of file' });
   const v = text.charCodeAt(ps.pos);
   const field: PtField = { name, nameSpan, value: undefined as unknown as PtScalar, span: { start: nameSpan.start, end: -1 } };
   top.msg.fields.push(field);
@@ -312,7 +312,7 @@ function readField(ps: Parser, top: Frame): void {
     field.value = openMessage(ps, ps.pos, name, field);
     return;
   }
-  if (!colon) fail(ps, ps.pos, `expected ':' or '{' after "${name}", found ${describe(ps, ps.pos)}`);
+  if (!colon) fail(ps, ps.pos, { why: 'colon', field: name, found: describe(ps, ps.pos) });
   if (v === 91) {
     const list: PtList = { kind: 'list', items: [], span: { start: ps.pos, end: -1 } };
     field.value = list;
@@ -323,7 +323,7 @@ function readField(ps: Parser, top: Frame): void {
     } else ps.pendingLists.push({ list, name, field });
     return;
   }
-  if (v === 10 || v === 13 || v === 125 || v === 35) fail(ps, ps.pos, `expected a value for "${name}", found ${describe(ps, ps.pos)}`);
+  if (v === 10 || v === 13 || v === 125 || v === 35) fail(ps, ps.pos, { why: 'value', field: name, found: describe(ps, ps.pos) });
   field.value = readScalar(ps);
   field.span.end = ps.pos;
   separator(ps);
@@ -338,14 +338,15 @@ export function parsePrototxt(text: string, file?: string): PtDocument {
     skip(ps);
     if (ps.pos >= n) {
       if (top.close !== -1) {
-        fail(ps, ps.pos, `expected '${String.fromCharCode(top.close)}' to close "${top.name}" opened at ${where(ps, top.openAt)}, found end of file`, 'a closing brace is missing');
+        fail(ps, ps.pos, { why: 'unclosed', close: String.fromCharCode(top.close), field: top.name, opened: where(ps, top.openAt), found: 'end of file' });
       }
       break;
     }
     const c = text.charCodeAt(ps.pos);
     if (c === top.close) closeMessage(ps, top);
     else if (c === 125 || c === 62 || c === 93) {
-      fail(ps, ps.pos, top.close === -1 ? `unexpected ${describe(ps, ps.pos)}: nothing is open here` : `expected '${String.fromCharCode(top.close)}' to close "${top.name}" opened at ${where(ps, top.openAt)}, found ${describe(ps, ps.pos)}`, 'check the braces above this line');
+      const found = describe(ps, ps.pos);
+      fail(ps, ps.pos, top.close === -1 ? { why: 'unopened', found } : { why: 'unclosed', close: String.fromCharCode(top.close), field: top.name, opened: where(ps, top.openAt), found });
     } else readField(ps, top);
   }
   return { text, root, file };

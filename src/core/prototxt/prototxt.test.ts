@@ -186,16 +186,16 @@ describe('prototxt: forms', () => {
   });
 
   it('syntax errors name line:col and what was expected', () => {
-    expect(syntaxError('layer {\n  name: "x"\n').message).toBe('x.prototxt:3:1: expected \'}\' to close "layer" opened at 1:7, found end of file — a closing brace is missing');
-    expect(syntaxError('layer {\n  name "x"\n}').message).toMatch(/^x\.prototxt:2:8: expected ':' or '\{' after "name", found/);
-    expect(syntaxError('name: "abc\nlayer {}').message).toMatch(/^x\.prototxt:1:7: unterminated string/);
-    expect(syntaxError('a: 1\n}\n').message).toMatch(/^x\.prototxt:2:1: unexpected "}"/);
-    expect(syntaxError('a:\n').message).toMatch(/^x\.prototxt:2:1: expected a value for "a", found end of file/);
-    expect(syntaxError('b { a: }').message).toMatch(/^x\.prototxt:1:8: expected a value for "a", found "}"/);
-    expect(syntaxError('a: [1, 2\n').message).toMatch(/expected ',' or '\]'|expected '\]'/);
-    expect(syntaxError('a { b: 1 ]').message).toMatch(/^x\.prototxt:1:10: expected '}' to close "a" opened at 1:3/);
-    expect(syntaxError('a: 12abc').message).toMatch(/malformed number/);
-    expect(syntaxError('@').message).toMatch(/^x\.prototxt:1:1: expected a field name, found "@"/);
+    expect(syntaxError('layer {\n  name: "x"\n').message).toBe('x.prototxt:3:1: Expected \'}\' to close "layer" opened at 1:7, found end of file. A closing brace is missing.');
+    expect(syntaxError('layer {\n  name "x"\n}').message).toMatch(/^x\.prototxt:2:8: Expected ':' or '\{' after "name", found/);
+    expect(syntaxError('name: "abc\nlayer {}').message).toMatch(/^x\.prototxt:1:7: Unterminated string/);
+    expect(syntaxError('a: 1\n}\n').message).toMatch(/^x\.prototxt:2:1: Unexpected "}"/);
+    expect(syntaxError('a:\n').message).toMatch(/^x\.prototxt:2:1: Expected a value for "a", found end of file\./);
+    expect(syntaxError('b { a: }').message).toMatch(/^x\.prototxt:1:8: Expected a value for "a", found "}"\./);
+    expect(syntaxError('a: [1, 2\n').message).toMatch(/Expected ',' or '\]'|Expected '\]'/);
+    expect(syntaxError('a { b: 1 ]').message).toMatch(/^x\.prototxt:1:10: Expected '}' to close "a" opened at 1:3/);
+    expect(syntaxError('a: 12abc').message).toMatch(/Malformed number/);
+    expect(syntaxError('@').message).toMatch(/^x\.prototxt:1:1: Expected a field name, found "@"/);
   });
 
   it('deep nesting is refused, not a stack overflow', () => {
