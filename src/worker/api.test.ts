@@ -10,7 +10,7 @@ const output = vi.hoisted(() => ({ fail: false }));
 vi.mock('./output', () => ({
   makeOutput: async (_name: string, chunks: Uint8Array[]) => {
     if (output.fail) throw new Error('The disk is full.');
-    return { kind: 'blob', file: new Blob(chunks) };
+    return { kind: 'blob', file: new Blob(chunks as BlobPart[]) };
   },
 }));
 
