@@ -4,7 +4,8 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const layer = (name) => [`**/${name}`, `**/${name}/*`, `**/${name}/**`];
-const msg = (from, to) => `${from} must not import ${to}: imports point one way (ui → store → worker → core; cli → core).`;
+const msg = (from, to) =>
+  `${from} must not import ${to}: imports point one way (ui → store → worker → core; cli → core).`;
 
 function restrict(paths, typeOnlyOk = []) {
   return {
@@ -21,7 +22,17 @@ function restrict(paths, typeOnlyOk = []) {
 }
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.cache/**', 'out/**', 'test-results/**', 'playwright-report/**', 'public/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      '.cache/**',
+      'out/**',
+      'test-results/**',
+      'playwright-report/**',
+      'public/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -41,15 +52,26 @@ export default tseslint.config(
     ignores: ['src/core/**/*.test.ts'],
     rules: restrict([
       [[...layer('worker'), ...layer('store'), ...layer('ui'), ...layer('cli')], msg('core', 'worker/store/ui/cli')],
-      [['react', 'react-dom', 'react/*', 'comlink', 'zustand', 'zustand/*', '@xyflow/*'], 'core is pure TypeScript: no React, no comlink, no store, no graph drawing.'],
-      [['node:*', 'fs', 'path', 'os', 'child_process'], 'core runs in the browser worker too: no Node built-ins (do file I/O in src/cli).'],
-      [['@techstark/*', 'opencv*'], 'core gets its engine handed in (Engine in core/check/types.ts): no OpenCV import.'],
+      [
+        ['react', 'react-dom', 'react/*', 'comlink', 'zustand', 'zustand/*', '@xyflow/*'],
+        'core is pure TypeScript: no React, no comlink, no store, no graph drawing.',
+      ],
+      [
+        ['node:*', 'fs', 'path', 'os', 'child_process'],
+        'core runs in the browser worker too: no Node built-ins (do file I/O in src/cli).',
+      ],
+      [
+        ['@techstark/*', 'opencv*'],
+        'core gets its engine handed in (Engine in core/check/types.ts): no OpenCV import.',
+      ],
     ]),
   },
   {
     // Tests of core run in Node and may read files; they still may not reach up the layers.
     files: ['src/core/**/*.test.ts'],
-    rules: restrict([[[...layer('worker'), ...layer('store'), ...layer('ui'), ...layer('cli')], msg('core', 'worker/store/ui/cli')]]),
+    rules: restrict([
+      [[...layer('worker'), ...layer('store'), ...layer('ui'), ...layer('cli')], msg('core', 'worker/store/ui/cli')],
+    ]),
   },
   {
     files: ['src/worker/**/*.ts'],
@@ -61,9 +83,7 @@ export default tseslint.config(
   {
     files: ['src/store/**/*.ts', 'src/store/**/*.tsx'],
     rules: restrict(
-      [
-        [[...layer('ui'), ...layer('cli')], msg('store', 'ui/cli')],
-      ],
+      [[[...layer('ui'), ...layer('cli')], msg('store', 'ui/cli')]],
       [[layer('worker'), 'the main thread imports only the worker API type (import type); the worker runs its code.']],
     ),
   },
@@ -76,7 +96,10 @@ export default tseslint.config(
       ],
       [
         [layer('worker'), 'ui may import worker types only.'],
-        [['**/core/**', '!**/core/display', '!**/core/display/**'], 'ui may import core types, and value helpers only from core/display.'],
+        [
+          ['**/core/**', '!**/core/display', '!**/core/display/**'],
+          'ui may import core types, and value helpers only from core/display.',
+        ],
       ],
     ),
   },

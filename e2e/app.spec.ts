@@ -1,7 +1,18 @@
 import { test, expect } from '@playwright/test';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { CACHE, PNG_1x1, R50_PROTOTXT, ROOT, SHARED_MISSING, SHARED_SKIP_MESSAGE, cliFold, downloadBytes, dropFiles, resnet50Weights } from './fixtures';
+import {
+  CACHE,
+  PNG_1x1,
+  R50_PROTOTXT,
+  ROOT,
+  SHARED_MISSING,
+  SHARED_SKIP_MESSAGE,
+  cliFold,
+  downloadBytes,
+  dropFiles,
+  resnet50Weights,
+} from './fixtures';
 
 const SHOTS = join(ROOT, 'test-results');
 
@@ -30,7 +41,9 @@ test('the sample loads and shows the graph and the summary', async ({ page }) =>
 
 test('a prototxt alone shows what would fold; folding asks for the weights', async ({ page }) => {
   await page.goto('/');
-  await dropFiles(page, [{ name: 'sample.prototxt', body: readFileSync(join(ROOT, 'public', 'sample', 'sample.prototxt')) }]);
+  await dropFiles(page, [
+    { name: 'sample.prototxt', body: readFileSync(join(ROOT, 'public', 'sample', 'sample.prototxt')) },
+  ]);
   await expect(page.getByTestId('graph')).toBeVisible();
   await expect(page.getByTestId('count-chains')).toHaveText('7 chains foldable');
   await expect(page.getByRole('button', { name: 'Add the .caffemodel to fold' })).toBeDisabled();
@@ -69,8 +82,14 @@ async function opfsOutputs(page: import('@playwright/test').Page): Promise<Recor
   });
 }
 
-test('the folded caffemodel is written to disk (OPFS), not copied in memory; closed workers leave nothing behind', async ({ page }) => {
-  const cli = cliFold(join(ROOT, 'public', 'sample', 'sample.prototxt'), join(ROOT, 'public', 'sample', 'sample.caffemodel'), 'sample');
+test('the folded caffemodel is written to disk (OPFS), not copied in memory; closed workers leave nothing behind', async ({
+  page,
+}) => {
+  const cli = cliFold(
+    join(ROOT, 'public', 'sample', 'sample.prototxt'),
+    join(ROOT, 'public', 'sample', 'sample.caffemodel'),
+    'sample',
+  );
   await page.goto('/');
   await page.getByRole('button', { name: 'Try a sample model' }).click();
   await page.getByRole('button', { name: 'Fold 7 chains' }).click();
@@ -90,7 +109,9 @@ test('the folded caffemodel is written to disk (OPFS), not copied in memory; clo
   const second = await opfsOutputs(page);
   expect(Object.keys(second)).toHaveLength(1);
   expect(Object.keys(second)[0]).not.toBe(folder);
-  expect((await downloadBytes(page, 'Download sample_inference.caffemodel')).bytes.equals(readFileSync(cli.caffemodel))).toBe(true);
+  expect(
+    (await downloadBytes(page, 'Download sample_inference.caffemodel')).bytes.equals(readFileSync(cli.caffemodel)),
+  ).toBe(true);
 });
 
 test.describe('ResNet-50 pair', () => {
@@ -125,7 +146,9 @@ test.describe('ResNet-50 pair', () => {
     // Search centres and selects a layer.
     await page.getByRole('searchbox', { name: 'Find a layer by name or type' }).fill('res5c_branch2c');
     await page.keyboard.press('Enter');
-    await expect(page.getByRole('complementary', { name: 'Details' }).locator('.detail-title')).toHaveText('res5c_branch2c');
+    await expect(page.getByRole('complementary', { name: 'Details' }).locator('.detail-title')).toHaveText(
+      'res5c_branch2c',
+    );
 
     // Keyboard zoom and pan when the canvas has focus.
     const viewport = page.locator('.react-flow__viewport');
@@ -169,7 +192,9 @@ test.describe('ResNet-50 pair', () => {
     await expect(page.getByTestId('graph')).toHaveAttribute('data-side', 'after');
     await page.waitForTimeout(1000);
     const longTasks = await page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks);
-    console.log(`[e2e] main-thread tasks over 50 ms during the ResNet-50 fold: ${longTasks.map((d) => d.toFixed(0)).join(', ') || 'none'}`);
+    console.log(
+      `[e2e] main-thread tasks over 50 ms during the ResNet-50 fold: ${longTasks.map((d) => d.toFixed(0)).join(', ') || 'none'}`,
+    );
     // Issue 5's target. Before the graph was drawn from what is visible and long lists grew frame by frame, the end
     // of the fold was one 340–430 ms task (React mounting the folded graph and its report).
     expect(Math.max(0, ...longTasks)).toBeLessThan(100);

@@ -10,7 +10,17 @@ import { join } from 'node:path';
 import { formatWhere, isCaffeFoldError } from '../src/core/errors';
 import { detectKind, loadFiles } from '../src/core/pipeline';
 import { readCaffemodel } from '../src/core/caffemodel';
-import { R50_PROTOTXT, ROOT, SHARED_MISSING, SHARED_SKIP_MESSAGE, cliFold, downloadBytes, dropFiles, mobilenetV2Weights, type DropFile } from './fixtures';
+import {
+  R50_PROTOTXT,
+  ROOT,
+  SHARED_MISSING,
+  SHARED_SKIP_MESSAGE,
+  cliFold,
+  downloadBytes,
+  dropFiles,
+  mobilenetV2Weights,
+  type DropFile,
+} from './fixtures';
 
 const SAMPLE_PROTOTXT = join(ROOT, 'public', 'sample', 'sample.prototxt');
 const SAMPLE_CAFFEMODEL = join(ROOT, 'public', 'sample', 'sample.caffemodel');
@@ -48,20 +58,29 @@ async function expectPanel(page: Page, e: Expected) {
 
 async function open(page: Page, files: DropFile[], how: 'drop' | 'input') {
   if (how === 'drop') await dropFiles(page, files);
-  else await page.locator('input[type=file]').setInputFiles(files.map((f) => ({ name: f.name, mimeType: 'application/octet-stream', buffer: f.body })));
+  else
+    await page
+      .locator('input[type=file]')
+      .setInputFiles(files.map((f) => ({ name: f.name, mimeType: 'application/octet-stream', buffer: f.body })));
 }
 
 test.describe('bad input shows the error panel: what, where, what to do', () => {
   test('an empty file', async ({ page }) => {
     await page.goto('/');
     await open(page, [{ name: 'empty.caffemodel', body: Buffer.alloc(0) }], 'input');
-    await expectPanel(page, { what: 'The file is empty.', where: 'empty.caffemodel', hint: 'The download or copy may have failed: get the file again.' });
+    await expectPanel(page, {
+      what: 'The file is empty.',
+      where: 'empty.caffemodel',
+      hint: 'The download or copy may have failed: get the file again.',
+    });
     await expect(page.getByRole('heading', { name: 'Drop a Caffe model here' })).toBeVisible();
   });
 
   test('a caffemodel cut at half: the byte offset of the field that runs past the end', async ({ page }) => {
     const half = caffemodel.subarray(0, Math.floor(caffemodel.length / 2));
-    const expected = coreError(() => loadFiles({ name: 'sample.prototxt', bytes: u8(prototxt) }, { name: 'half.caffemodel', bytes: u8(half) }));
+    const expected = coreError(() =>
+      loadFiles({ name: 'sample.prototxt', bytes: u8(prototxt) }, { name: 'half.caffemodel', bytes: u8(half) }),
+    );
     // Our own reading of the location: a length-delimited field starting at `offset` claims more than is left.
     const m = /^half\.caffemodel at byte (\d+)$/.exec(expected.where);
     expect(m, expected.where).not.toBeNull();
@@ -77,10 +96,14 @@ test.describe('bad input shows the error panel: what, where, what to do', () => 
     expect(offset + claimed).toBeLessThanOrEqual(caffemodel.length);
 
     await page.goto('/');
-    await open(page, [
-      { name: 'sample.prototxt', body: prototxt },
-      { name: 'half.caffemodel', body: half },
-    ], 'drop');
+    await open(
+      page,
+      [
+        { name: 'sample.prototxt', body: prototxt },
+        { name: 'half.caffemodel', body: half },
+      ],
+      'drop',
+    );
     await expectPanel(page, expected);
     await page.screenshot({ path: join(ROOT, 'test-results', 'error-panel-truncated.png') });
   });
@@ -126,9 +149,16 @@ test.describe('bad input shows the error panel: what, where, what to do', () => 
       'layer { name: "stem_scale" type: "Scale" bottom: "stem" top: "stem" scale_param { bias_term: true } }',
       '',
     ].join('\n');
-    const expected = coreError(() => loadFiles({ name: 'tiny.prototxt', bytes: new TextEncoder().encode(tiny) }, { name: 'sample.caffemodel', bytes: u8(caffemodel) }));
+    const expected = coreError(() =>
+      loadFiles(
+        { name: 'tiny.prototxt', bytes: new TextEncoder().encode(tiny) },
+        { name: 'sample.caffemodel', bytes: u8(caffemodel) },
+      ),
+    );
     // The message names the caffemodel's first weighted layers, none of which the prototxt has.
-    const weighted = readCaffemodel(u8(caffemodel)).layers.filter((l) => l.blobs.length > 0).map((l) => l.name);
+    const weighted = readCaffemodel(u8(caffemodel))
+      .layers.filter((l) => l.blobs.length > 0)
+      .map((l) => l.name);
     for (const name of weighted.slice(0, 3)) {
       expect(expected.what).toContain(`"${name}"`);
       expect(tiny).not.toContain(`"${name}"`);
@@ -136,14 +166,20 @@ test.describe('bad input shows the error panel: what, where, what to do', () => 
     expect(expected.what).toContain(String(new Set(weighted).size));
 
     await page.goto('/');
-    await open(page, [
-      { name: 'tiny.prototxt', body: Buffer.from(tiny) },
-      { name: 'sample.caffemodel', body: caffemodel },
-    ], 'drop');
+    await open(
+      page,
+      [
+        { name: 'tiny.prototxt', body: Buffer.from(tiny) },
+        { name: 'sample.caffemodel', body: caffemodel },
+      ],
+      'drop',
+    );
     await expectPanel(page, expected);
   });
 
-  test('a prototxt that names one layer differently: refused, naming the layer without weights; "Load anyway" loads it', async ({ page }) => {
+  test('a prototxt that names one layer differently: refused, naming the layer without weights; "Load anyway" loads it', async ({
+    page,
+  }) => {
     const renamed = prototxt.toString('utf8').replace('name: "conv1"', 'name: "conv_first"');
     expect(renamed).not.toBe(prototxt.toString('utf8'));
     const proto = { name: 'renamed.prototxt', bytes: new TextEncoder().encode(renamed) };
@@ -154,10 +190,14 @@ test.describe('bad input shows the error panel: what, where, what to do', () => 
     const loaded = loadFiles(proto, weights, { allowMissingWeights: true });
     expect(loaded.pairing).toEqual({ missing: ['conv_first'], unused: ['conv1'] });
     await page.goto('/');
-    await open(page, [
-      { name: 'renamed.prototxt', body: Buffer.from(renamed) },
-      { name: 'sample.caffemodel', body: caffemodel },
-    ], 'drop');
+    await open(
+      page,
+      [
+        { name: 'renamed.prototxt', body: Buffer.from(renamed) },
+        { name: 'sample.caffemodel', body: caffemodel },
+      ],
+      'drop',
+    );
     await expectPanel(page, expected);
     await expect(page.getByTestId('error-panel').locator('.error-code')).toHaveText('code: pair-missing-weights');
     await expect(page.getByRole('heading', { name: 'Drop a Caffe model here' })).toBeVisible();
@@ -167,26 +207,39 @@ test.describe('bad input shows the error panel: what, where, what to do', () => 
     await expect(page.getByTestId('summary')).toContainText('1 layer without weights');
     await expect(page.getByTestId('count-chains')).toHaveText(`${loaded.analysis.chains.length} chains foldable`);
     const warnings = page.locator('.warning-list li');
-    await expect(warnings).toHaveText(loaded.analysis.warnings.map((w) => `${w.layer ? `${w.layer}: ` : ''}${w.message}`));
+    await expect(warnings).toHaveText(
+      loaded.analysis.warnings.map((w) => `${w.layer ? `${w.layer}: ` : ''}${w.message}`),
+    );
     await expect(warnings.filter({ hasText: 'conv_first' })).toHaveCount(1);
     await expect(warnings.filter({ hasText: 'conv1' })).toHaveCount(1);
   });
 
-  test('ResNet-50\'s prototxt with MobileNet v2\'s caffemodel: refused, naming conv1 and both shapes', async ({ page }) => {
+  test("ResNet-50's prototxt with MobileNet v2's caffemodel: refused, naming conv1 and both shapes", async ({
+    page,
+  }) => {
     test.skip(SHARED_MISSING, SHARED_SKIP_MESSAGE);
     const r50 = readFileSync(R50_PROTOTXT);
     const mbv2 = readFileSync(mobilenetV2Weights());
-    const expected = coreError(() => loadFiles({ name: 'resnet50_deploy.prototxt', bytes: u8(r50) }, { name: 'mobilenet_v2.caffemodel', bytes: u8(mbv2) }));
+    const expected = coreError(() =>
+      loadFiles(
+        { name: 'resnet50_deploy.prototxt', bytes: u8(r50) },
+        { name: 'mobilenet_v2.caffemodel', bytes: u8(mbv2) },
+      ),
+    );
     expect(expected.where).toBe('mobilenet_v2.caffemodel, layer "conv1"');
     expect(expected.what).toContain('[32, 3, 3, 3]');
     expect(expected.what).toContain('[64, 3, 7, 7]');
     expect(expected.hint).toContain('These weights belong to another network');
 
     await page.goto('/');
-    await open(page, [
-      { name: 'resnet50_deploy.prototxt', body: r50 },
-      { name: 'mobilenet_v2.caffemodel', body: mbv2 },
-    ], 'drop');
+    await open(
+      page,
+      [
+        { name: 'resnet50_deploy.prototxt', body: r50 },
+        { name: 'mobilenet_v2.caffemodel', body: mbv2 },
+      ],
+      'drop',
+    );
     await expectPanel(page, expected);
     await expect(page.getByTestId('error-panel').locator('.error-code')).toHaveText('code: pair-blob-count');
     // Not a pair to load anyway: no such button, and nothing is drawn.
@@ -203,23 +256,36 @@ test.describe('bad input shows the error panel: what, where, what to do', () => 
     await open(page, [{ name: 'nothing.prototxt', body: Buffer.from(text) }], 'input');
     await expectPanel(page, expected);
     await page.getByRole('button', { name: 'Dismiss error' }).click();
-    await open(page, [
-      { name: 'nothing.prototxt', body: Buffer.from(text) },
-      { name: 'sample.caffemodel', body: caffemodel },
-    ], 'drop');
+    await open(
+      page,
+      [
+        { name: 'nothing.prototxt', body: Buffer.from(text) },
+        { name: 'sample.caffemodel', body: caffemodel },
+      ],
+      'drop',
+    );
     await expectPanel(page, expected);
   });
 
-  test('a bad file, or files that fail to load, dropped on a loaded model show the panel and keep the model', async ({ page }) => {
+  test('a bad file, or files that fail to load, dropped on a loaded model show the panel and keep the model', async ({
+    page,
+  }) => {
     await page.goto('/');
-    await open(page, [
-      { name: 'sample.prototxt', body: prototxt },
-      { name: 'sample.caffemodel', body: caffemodel },
-    ], 'drop');
+    await open(
+      page,
+      [
+        { name: 'sample.prototxt', body: prototxt },
+        { name: 'sample.caffemodel', body: caffemodel },
+      ],
+      'drop',
+    );
     await expect(page.getByTestId('count-chains')).toHaveText('7 chains foldable');
     const body = Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), Buffer.alloc(40)]);
     await dropFiles(page, [{ name: 'models.zip', body }], '.app');
-    await expectPanel(page, coreError(() => detectKind(u8(body), 'models.zip')));
+    await expectPanel(
+      page,
+      coreError(() => detectKind(u8(body), 'models.zip')),
+    );
     await expect(page.getByTestId('graph')).toBeVisible();
     await expect(page.getByTestId('count-chains')).toHaveText('7 chains foldable');
     await page.getByRole('button', { name: 'Dismiss error' }).click();
@@ -227,11 +293,17 @@ test.describe('bad input shows the error panel: what, where, what to do', () => 
     // Files that are read and fail to parse (a caffemodel cut at half, with another network's name) keep the model
     // too: the old one stays in the worker until the new files have loaded.
     const half = caffemodel.subarray(0, Math.floor(caffemodel.length / 2));
-    const halfError = coreError(() => loadFiles({ name: 'other.prototxt', bytes: u8(prototxt) }, { name: 'half.caffemodel', bytes: u8(half) }));
-    await dropFiles(page, [
-      { name: 'other.prototxt', body: prototxt },
-      { name: 'half.caffemodel', body: half },
-    ], '.app');
+    const halfError = coreError(() =>
+      loadFiles({ name: 'other.prototxt', bytes: u8(prototxt) }, { name: 'half.caffemodel', bytes: u8(half) }),
+    );
+    await dropFiles(
+      page,
+      [
+        { name: 'other.prototxt', body: prototxt },
+        { name: 'half.caffemodel', body: half },
+      ],
+      '.app',
+    );
     await expectPanel(page, halfError);
     await expect(page.getByTestId('graph')).toBeVisible();
     await expect(page.getByTestId('count-chains')).toHaveText('7 chains foldable');
@@ -260,7 +332,12 @@ function holdFoldAnswers() {
   } as Worker['postMessage'];
   const add = Worker.prototype.addEventListener;
   const remove = Worker.prototype.removeEventListener;
-  Worker.prototype.addEventListener = function (this: Worker, type: string, listener: EventListenerOrEventListenerObject, options?: boolean | AddEventListenerOptions) {
+  Worker.prototype.addEventListener = function (
+    this: Worker,
+    type: string,
+    listener: EventListenerOrEventListenerObject,
+    options?: boolean | AddEventListenerOptions,
+  ) {
     if (type !== 'message') return add.call(this, type, listener, options);
     const call = (ev: Event) => (typeof listener === 'function' ? listener.call(this, ev) : listener.handleEvent(ev));
     const filter: EventListener = (ev) => {
@@ -271,7 +348,12 @@ function holdFoldAnswers() {
     wrapped.set(listener, filter);
     return add.call(this, type, filter, options);
   } as Worker['addEventListener'];
-  Worker.prototype.removeEventListener = function (this: Worker, type: string, listener: EventListenerOrEventListenerObject, options?: boolean | EventListenerOptions) {
+  Worker.prototype.removeEventListener = function (
+    this: Worker,
+    type: string,
+    listener: EventListenerOrEventListenerObject,
+    options?: boolean | EventListenerOptions,
+  ) {
     return remove.call(this, type, wrapped.get(listener) ?? listener, options);
   } as Worker['removeEventListener'];
 }
@@ -280,10 +362,14 @@ test('a cancelled fold leaves the model and the page as they were; the next fold
   const reference = cliFold(SAMPLE_PROTOTXT, SAMPLE_CAFFEMODEL, 'sample');
   await page.addInitScript(holdFoldAnswers);
   await page.goto('/');
-  await open(page, [
-    { name: 'sample.prototxt', body: prototxt },
-    { name: 'sample.caffemodel', body: caffemodel },
-  ], 'drop');
+  await open(
+    page,
+    [
+      { name: 'sample.prototxt', body: prototxt },
+      { name: 'sample.caffemodel', body: caffemodel },
+    ],
+    'drop',
+  );
   await expect(page.getByTestId('count-chains')).toHaveText('7 chains foldable');
   // One chain kept by the user: that choice must survive the cancel too.
   await page.getByRole('switch', { name: 'Fold Conv+BN+Scale at conv1' }).uncheck({ force: true });

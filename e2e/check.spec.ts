@@ -15,9 +15,12 @@ const MNV2_PROTOTXT = join(SHARED, 'corpus', 'prototxt', 'mobilenet_v2_deploy.pr
 
 /** The table as the user reads it: name, shape, max abs, max rel, limit, ✓/✗. */
 async function checkTable(page: Page): Promise<string[][]> {
-  return page.getByTestId('check-table').locator('tbody tr').evaluateAll((rows) =>
-    rows.map((r) => [...r.querySelectorAll('th span, td')].map((c) => (c.textContent ?? '').trim())),
-  );
+  return page
+    .getByTestId('check-table')
+    .locator('tbody tr')
+    .evaluateAll((rows) =>
+      rows.map((r) => [...r.querySelectorAll('th span, td')].map((c) => (c.textContent ?? '').trim())),
+    );
 }
 
 async function watchLongTasks(page: Page) {
@@ -37,9 +40,13 @@ async function report(page: Page, label: string, tasks?: number[]) {
   const rows = await checkTable(page);
   const latency = await page.getByTestId('check-latency').textContent();
   const kv = await page.getByTestId('whole-net-check').locator('dl').innerText();
-  for (const [name, shape, abs, rel, limit, ok] of rows) console.log(`[e2e] ${label} check: ${name} ${shape}: max abs ${abs}, max rel ${rel}, limit ${limit} ${ok}`);
+  for (const [name, shape, abs, rel, limit, ok] of rows)
+    console.log(`[e2e] ${label} check: ${name} ${shape}: max abs ${abs}, max rel ${rel}, limit ${limit} ${ok}`);
   console.log(`[e2e] ${label} check: latency original → folded ${latency}; ${kv.replace(/\n/g, ' | ')}`);
-  if (tasks) console.log(`[e2e] ${label} check: longest main-thread task during the check ${Math.max(0, ...tasks).toFixed(0)} ms (tasks over 50 ms: ${tasks.map((d) => d.toFixed(0)).join(', ') || 'none'})`);
+  if (tasks)
+    console.log(
+      `[e2e] ${label} check: longest main-thread task during the check ${Math.max(0, ...tasks).toFixed(0)} ms (tasks over 50 ms: ${tasks.map((d) => d.toFixed(0)).join(', ') || 'none'})`,
+    );
   return rows;
 }
 
@@ -54,7 +61,8 @@ test('the sample: after the fold the whole net runs in OpenCV DNN and every outp
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   const workerCsp: Record<string, string | undefined> = {};
   page.on('response', (r) => {
-    if (/\/assets\/(check-)?worker-[^/]*\.js$/.test(r.url())) workerCsp[basename(new URL(r.url()).pathname)] = r.headers()['content-security-policy'];
+    if (/\/assets\/(check-)?worker-[^/]*\.js$/.test(r.url()))
+      workerCsp[basename(new URL(r.url()).pathname)] = r.headers()['content-security-policy'];
   });
   await page.goto('/');
   await page.getByRole('button', { name: 'Try a sample model' }).click();
@@ -79,7 +87,9 @@ test('the sample: after the fold the whole net runs in OpenCV DNN and every outp
   expect(workerCsp[checkWorker!]).toContain("'wasm-unsafe-eval'");
   expect(workerCsp[checkWorker!]).toMatch(/connect-src 'self'(;|$)/);
   expect(workerCsp[foldWorker!]).not.toMatch(/unsafe-eval/);
-  expect(await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content')).not.toMatch(/unsafe-eval/);
+  expect(await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content')).not.toMatch(
+    /unsafe-eval/,
+  );
   expect(page.workers().some((w) => /check-worker/.test(w.url()))).toBe(true);
   expect(errors).toEqual([]);
 });
@@ -107,7 +117,10 @@ function calibratedWeights(prototxt: string, tag: string): string {
   const out = join(CACHE, `${tag}_seed1_calibrated.caffemodel`);
   if (existsSync(out)) return out;
   mkdirSync(CACHE, { recursive: true });
-  execFileSync('/usr/bin/python3', [join(SHARED, 'tools', 'caffe-oracle', 'gen.py'), prototxt, out, '--seed', '1'], { stdio: 'pipe', timeout: 600_000 });
+  execFileSync('/usr/bin/python3', [join(SHARED, 'tools', 'caffe-oracle', 'gen.py'), prototxt, out, '--seed', '1'], {
+    stdio: 'pipe',
+    timeout: 600_000,
+  });
   return out;
 }
 
@@ -122,9 +135,21 @@ function synthWeights(prototxt: string, tag: string): string {
 }
 
 const NETS = [
-  { label: 'ResNet-50 (calibrated)', prototxt: R50_PROTOTXT, weights: () => calibratedWeights(R50_PROTOTXT, 'resnet50') },
-  { label: 'MobileNet v2 (calibrated)', prototxt: MNV2_PROTOTXT, weights: () => calibratedWeights(MNV2_PROTOTXT, 'mobilenet_v2') },
-  { label: 'MobileNet v2 (synth.ts)', prototxt: MNV2_PROTOTXT, weights: () => synthWeights(MNV2_PROTOTXT, 'mobilenet_v2') },
+  {
+    label: 'ResNet-50 (calibrated)',
+    prototxt: R50_PROTOTXT,
+    weights: () => calibratedWeights(R50_PROTOTXT, 'resnet50'),
+  },
+  {
+    label: 'MobileNet v2 (calibrated)',
+    prototxt: MNV2_PROTOTXT,
+    weights: () => calibratedWeights(MNV2_PROTOTXT, 'mobilenet_v2'),
+  },
+  {
+    label: 'MobileNet v2 (synth.ts)',
+    prototxt: MNV2_PROTOTXT,
+    weights: () => synthWeights(MNV2_PROTOTXT, 'mobilenet_v2'),
+  },
 ];
 
 test.describe('big nets', () => {
@@ -158,7 +183,13 @@ test.describe('big nets', () => {
       const rows = await report(page, net.label, tasks);
       for (const r of rows) expect(r[5], r.join(' ')).toBe('✓');
       await expect(page.getByTestId('check-status')).toContainText('whole net ✓');
-      await shootPanel(page, `check-${net.label.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/-$/, '')}.png`);
+      await shootPanel(
+        page,
+        `check-${net.label
+          .toLowerCase()
+          .replace(/[^a-z0-9]+/g, '-')
+          .replace(/-$/, '')}.png`,
+      );
       // The target is 100 ms. Measured over ResNet-50's check on this VM: 0, 74, 90, 123, 125 ms across runs —
       // one task the profile has not pinned down yet (ending the worker from the page cost 117–126 ms; it now
       // ends itself). Held here at 150 ms so that the run stays meaningful and not flaky; see the closing note.

@@ -19,9 +19,12 @@ const ORIGINAL = '[data-testid="compare-zone-original"]';
 const FOLDED = '[data-testid="compare-zone-folded"]';
 
 async function checkTable(page: Page): Promise<string[][]> {
-  return page.getByTestId('check-table').locator('tbody tr').evaluateAll((rows) =>
-    rows.map((r) => [...r.querySelectorAll('th span, td')].map((c) => (c.textContent ?? '').trim())),
-  );
+  return page
+    .getByTestId('check-table')
+    .locator('tbody tr')
+    .evaluateAll((rows) =>
+      rows.map((r) => [...r.querySelectorAll('th span, td')].map((c) => (c.textContent ?? '').trim())),
+    );
 }
 
 async function openCompare(page: Page) {
@@ -106,7 +109,9 @@ test('compare: a zone given two prototxts, or a file that is no model, says so; 
     ],
     ORIGINAL,
   );
-  await expect(page.getByTestId('compare-error-original')).toContainText('Both files are network descriptions (.prototxt)');
+  await expect(page.getByTestId('compare-error-original')).toContainText(
+    'Both files are network descriptions (.prototxt)',
+  );
   await expect(page.locator(ORIGINAL)).toContainText('not given yet');
   await dropFiles(page, [{ name: 'empty.caffemodel', body: Buffer.alloc(0) }], FOLDED);
   await expect(page.getByTestId('compare-error-folded')).toContainText('is empty');

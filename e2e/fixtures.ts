@@ -12,7 +12,9 @@ export const SHARED_MISSING = !existsSync(join(SHARED, 'corpus', 'prototxt'));
 export const SHARED_SKIP_MESSAGE = `../shared (expected at ${SHARED}) is absent: skipping the tests that need its corpus and weight generator`;
 // Under CI (CI=true) nothing may skip: a missing ../shared fails the run here, with the reason.
 if (SHARED_MISSING && process.env.CI && process.env.CI !== 'false') {
-  throw new Error(`${SHARED_SKIP_MESSAGE.replace(': skipping', '; under CI the e2e tests need it —')} (put the shared folder beside the checkout)`);
+  throw new Error(
+    `${SHARED_SKIP_MESSAGE.replace(': skipping', '; under CI the e2e tests need it —')} (put the shared folder beside the checkout)`,
+  );
 }
 
 export const R50_PROTOTXT = join(SHARED, 'corpus', 'prototxt', 'resnet50_deploy.prototxt');
@@ -22,10 +24,14 @@ export function resnet50Weights(): string {
   const out = join(CACHE, 'resnet50_seed1.caffemodel');
   if (existsSync(out)) return out;
   mkdirSync(CACHE, { recursive: true });
-  execFileSync('/usr/bin/python3', [join(SHARED, 'tools', 'caffe-oracle', 'gen.py'), R50_PROTOTXT, out, '--seed', '1', '--no-calibrate'], {
-    stdio: 'pipe',
-    timeout: 300_000,
-  });
+  execFileSync(
+    '/usr/bin/python3',
+    [join(SHARED, 'tools', 'caffe-oracle', 'gen.py'), R50_PROTOTXT, out, '--seed', '1', '--no-calibrate'],
+    {
+      stdio: 'pipe',
+      timeout: 300_000,
+    },
+  );
   return out;
 }
 
@@ -34,10 +40,21 @@ export function mobilenetV2Weights(): string {
   const out = join(CACHE, 'mobilenet_v2_seed1.caffemodel');
   if (existsSync(out)) return out;
   mkdirSync(CACHE, { recursive: true });
-  execFileSync('/usr/bin/python3', [join(SHARED, 'tools', 'caffe-oracle', 'gen.py'), join(SHARED, 'corpus', 'prototxt', 'mobilenet_v2_deploy.prototxt'), out, '--seed', '1', '--no-calibrate'], {
-    stdio: 'pipe',
-    timeout: 300_000,
-  });
+  execFileSync(
+    '/usr/bin/python3',
+    [
+      join(SHARED, 'tools', 'caffe-oracle', 'gen.py'),
+      join(SHARED, 'corpus', 'prototxt', 'mobilenet_v2_deploy.prototxt'),
+      out,
+      '--seed',
+      '1',
+      '--no-calibrate',
+    ],
+    {
+      stdio: 'pipe',
+      timeout: 300_000,
+    },
+  );
   return out;
 }
 
@@ -46,11 +63,27 @@ export function cliFold(prototxt: string, weights: string, tag: string): { proto
   const dir = join(CACHE, `cli-${tag}`);
   mkdirSync(dir, { recursive: true });
   const o = { prototxt: join(dir, 'out.prototxt'), caffemodel: join(dir, 'out.caffemodel') };
-  execFileSync('npx', ['tsx', 'src/cli/fold.ts', '--model', prototxt, '--weights', weights, '--output_model', o.prototxt, '--output_weights', o.caffemodel, '--quiet'], {
-    cwd: ROOT,
-    stdio: 'pipe',
-    timeout: 300_000,
-  });
+  execFileSync(
+    'npx',
+    [
+      'tsx',
+      'src/cli/fold.ts',
+      '--model',
+      prototxt,
+      '--weights',
+      weights,
+      '--output_model',
+      o.prototxt,
+      '--output_weights',
+      o.caffemodel,
+      '--quiet',
+    ],
+    {
+      cwd: ROOT,
+      stdio: 'pipe',
+      timeout: 300_000,
+    },
+  );
   return o;
 }
 
@@ -86,21 +119,26 @@ export async function dropFiles(page: Page, files: DropFile[], target = '[data-t
       if (f.body.length === 0) break;
     }
   }
-  const dt = await page.evaluateHandle((names: string[]) => {
-    const store = (window as unknown as { __e2e: Record<string, Uint8Array<ArrayBuffer>[]> }).__e2e;
-    const dt = new DataTransfer();
-    for (const name of names) dt.items.add(new File(store[name] ?? [], name));
-    delete (window as unknown as { __e2e?: unknown }).__e2e;
-    return dt;
-  }, files.map((f) => f.name));
+  const dt = await page.evaluateHandle(
+    (names: string[]) => {
+      const store = (window as unknown as { __e2e: Record<string, Uint8Array<ArrayBuffer>[]> }).__e2e;
+      const dt = new DataTransfer();
+      for (const name of names) dt.items.add(new File(store[name] ?? [], name));
+      delete (window as unknown as { __e2e?: unknown }).__e2e;
+      return dt;
+    },
+    files.map((f) => f.name),
+  );
   await page.dispatchEvent(target, 'dragenter', { dataTransfer: dt });
   await page.dispatchEvent(target, 'dragover', { dataTransfer: dt });
   await page.dispatchEvent(target, 'drop', { dataTransfer: dt });
 }
 
 export async function downloadBytes(page: Page, button: string): Promise<{ name: string; bytes: Buffer }> {
-  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: button }).click()]);
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: button }).click(),
+  ]);
   const path = await download.path();
   return { name: download.suggestedFilename(), bytes: readFileSync(path) };
 }
-

@@ -10,14 +10,25 @@ import { ROOT, cliFold, downloadBytes, dropFiles } from './fixtures';
 const SAMPLE_PROTOTXT = join(ROOT, 'public', 'sample', 'sample.prototxt');
 const SAMPLE_CAFFEMODEL = join(ROOT, 'public', 'sample', 'sample.caffemodel');
 
-test('the manifest makes the app installable: name, standalone, start_url, icons 192, 512 and SVG', async ({ page, request }) => {
+test('the manifest makes the app installable: name, standalone, start_url, icons 192, 512 and SVG', async ({
+  page,
+  request,
+}) => {
   await page.goto('/');
   const href = await page.locator('link[rel="manifest"]').getAttribute('href');
   expect(href).toBeTruthy();
   const url = new URL(href!, page.url());
   const res = await request.get(url.href);
   expect(res.ok()).toBe(true);
-  const m = (await res.json()) as { name?: string; short_name?: string; start_url?: string; display?: string; theme_color?: string; background_color?: string; icons?: { src: string; sizes: string; type: string }[] };
+  const m = (await res.json()) as {
+    name?: string;
+    short_name?: string;
+    start_url?: string;
+    display?: string;
+    theme_color?: string;
+    background_color?: string;
+    icons?: { src: string; sizes: string; type: string }[];
+  };
   expect(m.name).toBeTruthy();
   expect(m.short_name).toBeTruthy();
   expect(m.start_url).toBeTruthy();
@@ -54,15 +65,26 @@ test('offline after one visit: the app loads, folds the sample and downloads bot
   // icons, the sample; and all of it is in the cache.
   const { files, cached, used } = await page.evaluate(async () => {
     const sw = await (await fetch('./sw.js')).text();
-    const files = (JSON.parse(/const FILES = (\[.*?\]);/.exec(sw)![1]) as string[]).map((f) => new URL(f, location.href).pathname);
+    const files = (JSON.parse(/const FILES = (\[.*?\]);/.exec(sw)![1]) as string[]).map(
+      (f) => new URL(f, location.href).pathname,
+    );
     const name = (await caches.keys()).find((k) => k.startsWith('caffe-fold-'))!;
     const cached = (await (await caches.open(name)).keys()).map((r) => new URL(r.url).pathname);
-    const used = [...document.querySelectorAll<HTMLScriptElement | HTMLLinkElement>('script[src], link[href]')].map((e) => new URL('src' in e ? e.src : e.href).pathname);
+    const used = [...document.querySelectorAll<HTMLScriptElement | HTMLLinkElement>('script[src], link[href]')].map(
+      (e) => new URL('src' in e ? e.src : e.href).pathname,
+    );
     return { files, cached, used };
   });
   expect(cached.sort()).toEqual([...new Set(files)].sort());
   for (const u of used) expect(files, `${u} is precached`).toContain(u);
-  for (const f of ['/index.html', '/manifest.webmanifest', '/icons/icon-192.png', '/icons/icon-512.png', '/sample/sample.prototxt', '/sample/sample.caffemodel']) {
+  for (const f of [
+    '/index.html',
+    '/manifest.webmanifest',
+    '/icons/icon-192.png',
+    '/icons/icon-512.png',
+    '/sample/sample.prototxt',
+    '/sample/sample.caffemodel',
+  ]) {
     expect(files).toContain(f);
   }
   expect(files.some((f) => /^\/assets\/worker[^/]*\.js$/.test(f))).toBe(true);

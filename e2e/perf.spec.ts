@@ -11,7 +11,9 @@ async function dropAndTimePaint(page: Page, name: string, text: string): Promise
   return page.evaluate(
     async ([name, text]) => {
       const longTasks: number[] = [];
-      new PerformanceObserver((l) => l.getEntries().forEach((e) => longTasks.push(e.duration))).observe({ type: 'longtask' });
+      new PerformanceObserver((l) => l.getEntries().forEach((e) => longTasks.push(e.duration))).observe({
+        type: 'longtask',
+      });
       const dt = new DataTransfer();
       dt.items.add(new File([text], name));
       const zone = document.querySelector('[data-testid="drop-zone"]')!;
@@ -42,7 +44,10 @@ async function dropAndTimePaint(page: Page, name: string, text: string): Promise
 }
 
 /** Drag the canvas with synthetic mouse events, one step per animation frame, and count the frames. */
-async function scriptedPan(page: Page, ms: number): Promise<{ fps: number; frames: number; worstGap: number; moved: number }> {
+async function scriptedPan(
+  page: Page,
+  ms: number,
+): Promise<{ fps: number; frames: number; worstGap: number; moved: number }> {
   return page.evaluate(async (duration) => {
     const pane = document.querySelector<HTMLElement>('.react-flow__pane')!;
     const viewport = document.querySelector<HTMLElement>('.react-flow__viewport')!;
@@ -50,7 +55,15 @@ async function scriptedPan(page: Page, ms: number): Promise<{ fps: number; frame
     const x = r.left + r.width / 2;
     let y = r.top + r.height * 0.8;
     const before = viewport.style.transform;
-    const opts = (cy: number) => ({ clientX: x, clientY: cy, bubbles: true, cancelable: true, view: window, button: 0, buttons: 1 });
+    const opts = (cy: number) => ({
+      clientX: x,
+      clientY: cy,
+      bubbles: true,
+      cancelable: true,
+      view: window,
+      button: 0,
+      buttons: 1,
+    });
     pane.dispatchEvent(new MouseEvent('mousedown', opts(y)));
     const stamps: number[] = [];
     await new Promise<void>((resolve) => {
@@ -69,11 +82,18 @@ async function scriptedPan(page: Page, ms: number): Promise<{ fps: number; frame
     let worstGap = 0;
     for (let i = 1; i < stamps.length; i++) worstGap = Math.max(worstGap, stamps[i] - stamps[i - 1]);
     const elapsed = stamps[stamps.length - 1] - stamps[0];
-    return { fps: ((stamps.length - 1) * 1000) / elapsed, frames: stamps.length, worstGap, moved: before === viewport.style.transform ? 0 : 1 };
+    return {
+      fps: ((stamps.length - 1) * 1000) / elapsed,
+      frames: stamps.length,
+      worstGap,
+      moved: before === viewport.style.transform ? 0 : 1,
+    };
   }, ms);
 }
 
-test('ResNet-152: laid out and painted within 1.5 s of the drop; a scripted pan runs at 50 fps or more', async ({ page }) => {
+test('ResNet-152: laid out and painted within 1.5 s of the drop; a scripted pan runs at 50 fps or more', async ({
+  page,
+}) => {
   test.setTimeout(120_000);
   await page.goto('/');
   await expect(page.getByTestId('drop-zone')).toBeVisible();
@@ -82,14 +102,24 @@ test('ResNet-152: laid out and painted within 1.5 s of the drop; a scripted pan 
   const { ms, longTasks } = await dropAndTimePaint(page, 'resnet152_deploy.prototxt', resnetDeploy(152));
   await expect(page.getByTestId('count-chains')).toHaveText('155 chains foldable');
   const nodes = await page.locator('.react-flow__node').count();
-  console.log(`[e2e] ResNet-152 drop → graph painted: ${ms.toFixed(0)} ms (${nodes} nodes in the DOM); main-thread tasks over 50 ms: ${longTasks.map((d) => d.toFixed(0)).join(', ') || 'none'}`);
+  console.log(
+    `[e2e] ResNet-152 drop → graph painted: ${ms.toFixed(0)} ms (${nodes} nodes in the DOM); main-thread tasks over 50 ms: ${longTasks.map((d) => d.toFixed(0)).join(', ') || 'none'}`,
+  );
   const worker = page.workers().find((w) => w.url().includes('worker'));
-  const phases = worker ? await worker.evaluate(() => performance.getEntriesByType('measure').map((m) => `${m.name.replace('caffe-fold ', '')} ${m.duration.toFixed(0)} ms`)) : [];
+  const phases = worker
+    ? await worker.evaluate(() =>
+        performance
+          .getEntriesByType('measure')
+          .map((m) => `${m.name.replace('caffe-fold ', '')} ${m.duration.toFixed(0)} ms`),
+      )
+    : [];
   console.log(`[e2e]   in the worker: ${phases.join(', ')}`);
   expect(ms).toBeLessThan(1500);
 
   const pan = await scriptedPan(page, 2000);
-  console.log(`[e2e] ResNet-152 scripted pan: ${pan.fps.toFixed(1)} fps over ${pan.frames} frames, worst frame gap ${pan.worstGap.toFixed(0)} ms`);
+  console.log(
+    `[e2e] ResNet-152 scripted pan: ${pan.fps.toFixed(1)} fps over ${pan.frames} frames, worst frame gap ${pan.worstGap.toFixed(0)} ms`,
+  );
   expect(pan.moved).toBe(1);
   expect(pan.fps).toBeGreaterThanOrEqual(50);
 });

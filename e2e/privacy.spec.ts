@@ -45,7 +45,11 @@ async function violations(page: Page): Promise<string[]> {
   return page.evaluate(() => (window as unknown as { __csp: string[] }).__csp);
 }
 
-test('no request leaves the origin during a whole session, and the policy forbids it', async ({ page, context, baseURL }) => {
+test('no request leaves the origin during a whole session, and the policy forbids it', async ({
+  page,
+  context,
+  baseURL,
+}) => {
   const origin = new URL(baseURL!).origin;
   const inputsBefore = [sha256(SAMPLE_PROTOTXT), sha256(SAMPLE_CAFFEMODEL)];
   const fromPage: string[] = [];
@@ -55,7 +59,9 @@ test('no request leaves the origin during a whole session, and the policy forbid
   const errors: string[] = [];
   page.on('request', (r) => fromPage.push(r.url()));
   // The context sees the worker's and the service worker's requests too.
-  context.on('request', (r) => fromContext.push({ url: r.url(), by: r.serviceWorker() ? 'service worker' : 'page or worker' }));
+  context.on('request', (r) =>
+    fromContext.push({ url: r.url(), by: r.serviceWorker() ? 'service worker' : 'page or worker' }),
+  );
   // Anything that would reach the network is routed here first; outside the origin it is recorded and aborted.
   await context.route('**', (route) => {
     const url = route.request().url();
@@ -71,7 +77,9 @@ test('no request leaves the origin during a whole session, and the policy forbid
   await page.addInitScript(() => {
     const w = window as unknown as { __csp: string[] };
     w.__csp = [];
-    document.addEventListener('securitypolicyviolation', (e) => w.__csp.push(`${e.effectiveDirective} ${e.blockedURI}`));
+    document.addEventListener('securitypolicyviolation', (e) =>
+      w.__csp.push(`${e.effectiveDirective} ${e.blockedURI}`),
+    );
   });
 
   const res = await page.goto('/');
@@ -92,14 +100,24 @@ test('no request leaves the origin during a whole session, and the policy forbid
   const model = await downloadBytes(page, 'Download sample_inference.caffemodel');
   const zip = await downloadBytes(page, 'Download both as a .zip');
   // Downloads are new files; the inputs are untouched.
-  expect([proto.name, model.name, zip.name]).toEqual(['sample_inference.prototxt', 'sample_inference.caffemodel', 'sample_inference.zip']);
+  expect([proto.name, model.name, zip.name]).toEqual([
+    'sample_inference.prototxt',
+    'sample_inference.caffemodel',
+    'sample_inference.zip',
+  ]);
   expect(proto.bytes.equals(readFileSync(SAMPLE_PROTOTXT))).toBe(false);
   expect(model.bytes.equals(readFileSync(SAMPLE_CAFFEMODEL))).toBe(false);
   expect([sha256(SAMPLE_PROTOTXT), sha256(SAMPLE_CAFFEMODEL)]).toEqual(inputsBefore);
 
   // The worker runs under the header policy: a request to another origin from inside it is refused.
   const worker = page.workers().find((w) => /\/assets\/worker[^/]*\.js/.test(w.url()));
-  expect(worker, `the fold worker (workers: ${page.workers().map((w) => w.url()).join(', ')})`).toBeTruthy();
+  expect(
+    worker,
+    `the fold worker (workers: ${page
+      .workers()
+      .map((w) => w.url())
+      .join(', ')})`,
+  ).toBeTruthy();
   const fromWorker = await worker!.evaluate(() =>
     fetch('https://example.com/caffe-fold-leak').then(
       () => 'sent',
@@ -110,7 +128,13 @@ test('no request leaves the origin during a whole session, and the policy forbid
   // The check worker runs under a policy of its own (its script's header): eval and wasm allowed, for opencv.js,
   // and still no connection outside this origin.
   const checkWorker = page.workers().find((w) => /\/assets\/check-worker-[^/]*\.js/.test(w.url()));
-  expect(checkWorker, `the check worker (workers: ${page.workers().map((w) => w.url()).join(', ')})`).toBeTruthy();
+  expect(
+    checkWorker,
+    `the check worker (workers: ${page
+      .workers()
+      .map((w) => w.url())
+      .join(', ')})`,
+  ).toBeTruthy();
   const checkWorkerPolicy = (await page.request.get(checkWorker!.url())).headers()['content-security-policy'];
   const cp = parseCsp(checkWorkerPolicy ?? '');
   expect(cp.get('connect-src')).toEqual(["'self'"]);
@@ -131,18 +155,24 @@ test('no request leaves the origin during a whole session, and the policy forbid
     ),
   );
   expect(fromMain).toMatch(/^refused/);
-  await expect.poll(() => violations(page)).toContainEqual(expect.stringMatching(/^connect-src https:\/\/example\.com/));
+  await expect
+    .poll(() => violations(page))
+    .toContainEqual(expect.stringMatching(/^connect-src https:\/\/example\.com/));
 
   const all = [...fromPage, ...fromContext.map((r) => r.url), ...routed];
   const outside = all.filter((u) => !u.startsWith(origin + '/') && !u.startsWith('blob:') && !u.startsWith('data:'));
   // The recording works: the page, its script and styles, the worker's script, the service worker's precache.
   expect(fromPage.some((u) => u.startsWith(origin + '/assets/index-'))).toBe(true);
   expect(fromContext.some((r) => /\/assets\/worker[^/]*\.js$/.test(r.url))).toBe(true);
-  console.log(`[privacy] ${fromContext.length} requests seen (${fromContext.filter((r) => r.by === 'service worker').length} by the service worker), ${routed.length} reached the network`);
+  console.log(
+    `[privacy] ${fromContext.length} requests seen (${fromContext.filter((r) => r.by === 'service worker').length} by the service worker), ${routed.length} reached the network`,
+  );
   // The two probes above were stopped by the policy before any request was made.
   expect(blockedOutside).toEqual([]);
   expect(outside).toEqual([]);
   // Apart from the probes, the app itself broke no rule of its policy, and logged no error.
   expect((await violations(page)).filter((v) => !v.includes('example.com'))).toEqual([]);
-  expect(errors.filter((e) => !e.includes('example.com') && !/Content Security Policy|Failed to fetch/.test(e))).toEqual([]);
+  expect(
+    errors.filter((e) => !e.includes('example.com') && !/Content Security Policy|Failed to fetch/.test(e)),
+  ).toEqual([]);
 });

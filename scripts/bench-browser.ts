@@ -25,7 +25,10 @@ const PORT = 4391;
 async function serve(root: string): Promise<ChildProcess> {
   // vite itself, not through npx: killing npx left its child, the preview server, running after the bench.
   const vite = join(root, 'node_modules', 'vite', 'bin', 'vite.js');
-  const p = spawn(process.execPath, [vite, 'preview', '--port', String(PORT), '--strictPort', '--host', '127.0.0.1'], { cwd: root, stdio: 'ignore' });
+  const p = spawn(process.execPath, [vite, 'preview', '--port', String(PORT), '--strictPort', '--host', '127.0.0.1'], {
+    cwd: root,
+    stdio: 'ignore',
+  });
   for (let i = 0; i < 100; i++) {
     try {
       if ((await fetch(`http://127.0.0.1:${PORT}/`)).ok) return p;
@@ -102,7 +105,12 @@ export interface BrowserResult {
 const PIPELINE = ['read', 'parse', 'analyse', 'fold', 'verify', 'write'];
 
 /** One run of the app: choose the files, wait for the graph, fold, read the worker's phases. */
-async function appRun(browser: BrowserContext, c: { name: string; prototxt: string; model: string }, size: number, floor: number): Promise<BrowserResult> {
+async function appRun(
+  browser: BrowserContext,
+  c: { name: string; prototxt: string; model: string },
+  size: number,
+  floor: number,
+): Promise<BrowserResult> {
   const page = await browser.newPage();
   await page.goto(`http://127.0.0.1:${PORT}/`);
   await new Promise((r) => setTimeout(r, 500));
@@ -126,7 +134,9 @@ async function appRun(browser: BrowserContext, c: { name: string; prototxt: stri
   peakRss = Math.max(peakRss, rendererRss());
   const worker = page.workers().find((w) => w.url().includes('worker'));
   if (!worker) throw new Error('the app has no worker');
-  const measures = await worker.evaluate(() => performance.getEntriesByType('measure').map((m) => ({ name: m.name, duration: m.duration })));
+  const measures = await worker.evaluate(() =>
+    performance.getEntriesByType('measure').map((m) => ({ name: m.name, duration: m.duration })),
+  );
   const phases: Record<string, number> = {};
   for (const m of measures) {
     if (!m.name.startsWith('caffe-fold ')) continue;
@@ -144,14 +154,24 @@ async function appRun(browser: BrowserContext, c: { name: string; prototxt: stri
   return { name: c.name, size, floor, phases, total, load, fold, peakRss, idleRss, browserPeak, browserIdle };
 }
 
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 /**
  * The floor, in a fresh browser of its own (closed before the app's runs, so its renderer's memory is not mistaken
  * for the app's): read the File into memory and copy it once — the first time in that browser, as the app reads it.
  */
 async function measureFloor(model: string): Promise<number> {
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ARGS });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ARGS,
+  });
   try {
     const fp = await browser.newPage();
     await fp.goto(`http://127.0.0.1:${PORT}/`);
@@ -174,7 +194,10 @@ async function measureFloor(model: string): Promise<number> {
   }
 }
 
-export async function benchBrowser(root: string, cases: { name: string; prototxt: string; model: string }[]): Promise<BrowserResult[]> {
+export async function benchBrowser(
+  root: string,
+  cases: { name: string; prototxt: string; model: string }[],
+): Promise<BrowserResult[]> {
   if (!existsSync(join(root, 'dist', 'index.html'))) throw new Error('dist/ is missing: run `npx vite build` first');
   const server = await serve(root);
   const out: BrowserResult[] = [];
@@ -191,12 +214,25 @@ export async function benchBrowser(root: string, cases: { name: string; prototxt
       let best: BrowserResult | undefined;
       for (let run = 0; run < runs; run++) {
         const profile = mkdtempSync(join(tmpdir(), 'caffe-fold-bench-'));
-        const browser = await chromium.launchPersistentContext(profile, { executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ARGS });
+        const browser = await chromium.launchPersistentContext(profile, {
+          executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+          args: ARGS,
+        });
         try {
           for (const p of browser.pages()) await p.close();
           const r = await appRun(browser, c, size, floor);
-          if (!best || r.total < best.total) best = { ...r, peakRss: Math.max(r.peakRss, best?.peakRss ?? 0), browserPeak: Math.max(r.browserPeak, best?.browserPeak ?? 0) };
-          else best = { ...best, peakRss: Math.max(r.peakRss, best.peakRss), browserPeak: Math.max(r.browserPeak, best.browserPeak) };
+          if (!best || r.total < best.total)
+            best = {
+              ...r,
+              peakRss: Math.max(r.peakRss, best?.peakRss ?? 0),
+              browserPeak: Math.max(r.browserPeak, best?.browserPeak ?? 0),
+            };
+          else
+            best = {
+              ...best,
+              peakRss: Math.max(r.peakRss, best.peakRss),
+              browserPeak: Math.max(r.browserPeak, best.browserPeak),
+            };
         } finally {
           await browser.close();
           rmSync(profile, { recursive: true, force: true });

@@ -46,7 +46,9 @@ function ensureModel(c: Case): string {
   const fd = openSync(out, 'w');
   for (const ch of chunks) writeSync(fd, ch);
   closeSync(fd);
-  console.log(`generated ${out} (${(statSync(out).size / 1e6).toFixed(0)} MB) in ${((performance.now() - t) / 1000).toFixed(1)} s — run the bench again for memory figures without the generator's`);
+  console.log(
+    `generated ${out} (${(statSync(out).size / 1e6).toFixed(0)} MB) in ${((performance.now() - t) / 1000).toFixed(1)} s — run the bench again for memory figures without the generator's`,
+  );
   return out;
 }
 
@@ -108,46 +110,73 @@ function benchNode(c: Case, modelPath: string) {
     copy.set(b);
     floor = Math.min(floor, performance.now() - t0);
   }
-  console.log(`\n## ${c.name} in Node ${process.version}: ${(size / 1e6).toFixed(0)} MB, ${out.report.chains.length} chains folded`);
+  console.log(
+    `\n## ${c.name} in Node ${process.version}: ${(size / 1e6).toFixed(0)} MB, ${out.report.chains.length} chains folded`,
+  );
   console.log(`floor (read + one copy): ${floor.toFixed(0)} ms`);
-  for (const [k, v] of Object.entries(phases)) console.log(`  ${k.padEnd(8)} ${v.toFixed(0).padStart(6)} ms  ${(v / floor).toFixed(2)}× floor`);
+  for (const [k, v] of Object.entries(phases))
+    console.log(`  ${k.padEnd(8)} ${v.toFixed(0).padStart(6)} ms  ${(v / floor).toFixed(2)}× floor`);
   console.log(`  total    ${total.toFixed(0).padStart(6)} ms  ${(total / floor).toFixed(2)}× floor`);
   console.log(`  (saving the output to disk: ${save.toFixed(0)} ms, not in the total)`);
-  console.log(`peak RSS ${mb(peakRss)} (${(peakRss / size).toFixed(2)}× the file), peak heap ${mb(peakHeap)}, maxRSS ${mb(maxRss)}`);
+  console.log(
+    `peak RSS ${mb(peakRss)} (${(peakRss / size).toFixed(2)}× the file), peak heap ${mb(peakHeap)}, maxRSS ${mb(maxRss)}`,
+  );
   return { name: c.name, size, floor, total, ratio: total / floor, peakRss: Math.max(peakRss, maxRss) };
 }
 
 async function main() {
   const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
   const noBrowser = process.argv.includes('--node-only');
-  console.log(`caffe-fold bench — ${new Date().toISOString().slice(0, 10)}, ${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}, ${mb(totalmem())} RAM`);
+  console.log(
+    `caffe-fold bench — ${new Date().toISOString().slice(0, 10)}, ${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}, ${mb(totalmem())} RAM`,
+  );
   const results = [];
   const picked = cases().filter((c) => !only || c.name === only);
   const models = picked.map((c) => ({ ...c, model: ensureModel(c) }));
   for (const c of models) results.push(benchNode(c, c.model));
   console.log('\n### Node\n| model | size | floor | total | total / floor | peak RSS / size |');
   console.log('|---|---|---|---|---|---|');
-  for (const r of results) console.log(`| ${r.name} | ${(r.size / 1e6).toFixed(0)} MB | ${r.floor.toFixed(0)} ms | ${r.total.toFixed(0)} ms | ${r.ratio.toFixed(2)}× | ${(r.peakRss / r.size).toFixed(2)}× |`);
+  for (const r of results)
+    console.log(
+      `| ${r.name} | ${(r.size / 1e6).toFixed(0)} MB | ${r.floor.toFixed(0)} ms | ${r.total.toFixed(0)} ms | ${r.ratio.toFixed(2)}× | ${(r.peakRss / r.size).toFixed(2)}× |`,
+    );
   if (noBrowser) return;
   try {
     const br = await benchBrowser(ROOT, models);
     for (const r of br) {
       console.log(`\n## ${r.name} in Chromium: ${(r.size / 1e6).toFixed(0)} MB`);
       console.log(`floor (read the File + one copy, in a page): ${r.floor.toFixed(0)} ms`);
-      const apart: Record<string, string> = { shapes: 'the graph', layout: 'the graph', output: "writing the download file, as Node's disk write" };
-      for (const [k, v] of Object.entries(r.phases)) console.log(`  ${k.padEnd(8)} ${v.toFixed(0).padStart(6)} ms  ${(v / r.floor).toFixed(2)}× floor${apart[k] ? `  (not in the total: ${apart[k]})` : ''}`);
+      const apart: Record<string, string> = {
+        shapes: 'the graph',
+        layout: 'the graph',
+        output: "writing the download file, as Node's disk write",
+      };
+      for (const [k, v] of Object.entries(r.phases))
+        console.log(
+          `  ${k.padEnd(8)} ${v.toFixed(0).padStart(6)} ms  ${(v / r.floor).toFixed(2)}× floor${apart[k] ? `  (not in the total: ${apart[k]})` : ''}`,
+        );
       console.log(`  total    ${r.total.toFixed(0).padStart(6)} ms  ${(r.total / r.floor).toFixed(2)}× floor`);
-      console.log(`  total with the output ${(r.total + (r.phases.output ?? 0)).toFixed(0)} ms  ${((r.total + (r.phases.output ?? 0)) / r.floor).toFixed(2)}× floor`);
+      console.log(
+        `  total with the output ${(r.total + (r.phases.output ?? 0)).toFixed(0)} ms  ${((r.total + (r.phases.output ?? 0)) / r.floor).toFixed(2)}× floor`,
+      );
       console.log(`as the user sees it: files chosen → graph drawn ${r.load} ms; Fold → folded graph ${r.fold} ms`);
-      console.log(`browser process (would hold a Blob's bytes): peak ${mb(r.browserPeak)}, ${mb(r.browserPeak - r.browserIdle)} above its idle ${mb(r.browserIdle)} (${((r.browserPeak - r.browserIdle) / r.size).toFixed(2)}× the file)`);
-      console.log(`peak RSS of the page's renderer ${mb(r.peakRss)} (${(r.peakRss / r.size).toFixed(2)}× the file); above the idle page (${mb(r.idleRss)}): ${mb(r.peakRss - r.idleRss)} (${((r.peakRss - r.idleRss) / r.size).toFixed(2)}×)`);
+      console.log(
+        `browser process (would hold a Blob's bytes): peak ${mb(r.browserPeak)}, ${mb(r.browserPeak - r.browserIdle)} above its idle ${mb(r.browserIdle)} (${((r.browserPeak - r.browserIdle) / r.size).toFixed(2)}× the file)`,
+      );
+      console.log(
+        `peak RSS of the page's renderer ${mb(r.peakRss)} (${(r.peakRss / r.size).toFixed(2)}× the file); above the idle page (${mb(r.idleRss)}): ${mb(r.peakRss - r.idleRss)} (${((r.peakRss - r.idleRss) / r.size).toFixed(2)}×)`,
+      );
     }
     console.log('\n### Chromium (the built app; phases measured in its worker)');
-    console.log('| model | size | floor | total (read…write) | total / floor | with the output / floor | drop → graph | Fold → folded graph | peak renderer RSS / size | (above the idle page) / size |');
+    console.log(
+      '| model | size | floor | total (read…write) | total / floor | with the output / floor | drop → graph | Fold → folded graph | peak renderer RSS / size | (above the idle page) / size |',
+    );
     console.log('|---|---|---|---|---|---|---|---|---|---|');
     for (const r of br) {
       const withBlob = (r.total + (r.phases.output ?? 0)) / r.floor;
-      console.log(`| ${r.name} | ${(r.size / 1e6).toFixed(0)} MB | ${r.floor.toFixed(0)} ms | ${r.total.toFixed(0)} ms | ${(r.total / r.floor).toFixed(2)}× | ${withBlob.toFixed(2)}× | ${r.load} ms | ${r.fold} ms | ${(r.peakRss / r.size).toFixed(2)}× | ${((r.peakRss - r.idleRss) / r.size).toFixed(2)}× |`);
+      console.log(
+        `| ${r.name} | ${(r.size / 1e6).toFixed(0)} MB | ${r.floor.toFixed(0)} ms | ${r.total.toFixed(0)} ms | ${(r.total / r.floor).toFixed(2)}× | ${withBlob.toFixed(2)}× | ${r.load} ms | ${r.fold} ms | ${(r.peakRss / r.size).toFixed(2)}× | ${((r.peakRss - r.idleRss) / r.size).toFixed(2)}× |`,
+      );
     }
   } catch (e) {
     console.log(`\nChromium half not measured: ${(e as Error).message}`);

@@ -32,12 +32,13 @@ export function generate(): string {
   const lines = [
     '// Generated from proto/caffe.proto by scripts/gen-fields.ts — do not edit; run `npx tsx scripts/gen-fields.ts`.',
     '',
-    '/** caffe.proto\'s field numbers, by message, for the fields the wire-level reader and writers use. */',
+    "/** caffe.proto's field numbers, by message, for the fields the wire-level reader and writers use. */",
     'export const FIELD = {',
   ];
   for (const [message, wanted] of Object.entries(USED)) {
     const type = root.lookupType(`caffe.${message}`);
-    for (const name of wanted === '*' ? [] : wanted) if (!type.fields[name]) throw new Error(`caffe.proto has no field ${message}.${name}`);
+    for (const name of wanted === '*' ? [] : wanted)
+      if (!type.fields[name]) throw new Error(`caffe.proto has no field ${message}.${name}`);
     lines.push(`  ${message}: {`);
     for (const f of type.fieldsArray) {
       if (wanted !== '*' && !wanted.includes(f.name)) continue;
@@ -45,7 +46,12 @@ export function generate(): string {
     }
     lines.push('  },');
   }
-  lines.push('} as const;', '', '/** caffe.proto\'s enum values, by enum (raw_data_type is a Type). */', 'export const ENUM = {');
+  lines.push(
+    '} as const;',
+    '',
+    "/** caffe.proto's enum values, by enum (raw_data_type is a Type). */",
+    'export const ENUM = {',
+  );
   for (const name of ENUMS) {
     const e = root.lookupEnum(`caffe.${name}`);
     lines.push(`  ${name}: {`);

@@ -4,7 +4,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 export const PROTO = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', 'proto', 'caffe.proto');
-export const OUT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', 'src', 'core', 'schema', 'caffeProtoText.ts');
+export const OUT = resolve(
+  fileURLToPath(new URL('.', import.meta.url)),
+  '..',
+  'src',
+  'core',
+  'schema',
+  'caffeProtoText.ts',
+);
 
 export function generate(): string {
   const text = readFileSync(PROTO, 'utf8');

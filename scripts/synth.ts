@@ -99,7 +99,7 @@ function blobShapes(l: NetLayer, input: number[] | undefined): { role: string; s
     case 'Deconvolution': {
       const p = message(l.msg, 'convolution_param');
       const n = (p && num(p, 'num_output')) ?? 0;
-      const g = (p && num(p, 'group')) ?? (l.type === 'Convolution' || l.type === 'Deconvolution' ? 1 : C ?? 1);
+      const g = (p && num(p, 'group')) ?? (l.type === 'Convolution' || l.type === 'Deconvolution' ? 1 : (C ?? 1));
       const ks = p ? (num(p, 'kernel_size') ?? 1) : 1;
       const kh = (p && num(p, 'kernel_h')) ?? ks;
       const kw = (p && num(p, 'kernel_w')) ?? ks;
@@ -127,7 +127,9 @@ function blobShapes(l: NetLayer, input: number[] | undefined): { role: string; s
     case 'Scale': {
       const p = message(l.msg, 'scale_param');
       const bias = p ? bool(p, 'bias_term') === true : false;
-      return l.bottoms.length > 1 ? [] : [{ role: 'gamma', shape: [C!] }, ...(bias ? [{ role: 'beta', shape: [C!] }] : [])];
+      return l.bottoms.length > 1
+        ? []
+        : [{ role: 'gamma', shape: [C!] }, ...(bias ? [{ role: 'beta', shape: [C!] }] : [])];
     }
     case 'PReLU':
       return [{ role: 'slope', shape: [C!] }];
@@ -147,7 +149,7 @@ export function synthCaffemodel(prototxt: string, opts: SynthOptions = {}): Uint
     const specs = blobShapes(l, shapes.get(l.bottomRefs[0]?.id ?? ''));
     if (!specs.length) continue;
     const fanIn = specs[0].shape.slice(1).reduce((a, b) => a * b, 1);
-    const f = typeof opts.factor === 'function' ? opts.factor(l.name) : opts.factor ?? 999.98;
+    const f = typeof opts.factor === 'function' ? opts.factor(l.name) : (opts.factor ?? 999.98);
     const blobs = specs.map(({ role, shape }) => {
       const n = shape.reduce((a, b) => a * b, 1);
       const data = new Float32Array(n);

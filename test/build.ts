@@ -70,17 +70,38 @@ export function caffemodelOf(net: TestNet, encodeHalf?: (f: Float64Array) => Uin
 
 let seed = 1;
 export const randn = (n: number, scale = 1, offset = 0) => randomNormal(n, seed++).map((v) => v * scale + offset);
-export const uniform = (n: number, lo: number, hi: number) => randomNormal(n, seed++).map((v) => lo + ((Math.tanh(v) + 1) / 2) * (hi - lo));
+export const uniform = (n: number, lo: number, hi: number) =>
+  randomNormal(n, seed++).map((v) => lo + ((Math.tanh(v) + 1) / 2) * (hi - lo));
 export const count = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-export const blob = (shape: number[], values?: Float64Array, dtype?: BlobDType): TestBlob => ({ shape, values: values ?? randn(count(shape), 0.5), dtype });
+export const blob = (shape: number[], values?: Float64Array, dtype?: BlobDType): TestBlob => ({
+  shape,
+  values: values ?? randn(count(shape), 0.5),
+  dtype,
+});
 
 /** BatchNorm blobs [mean·f, var·f, f]. */
-export function bnBlobs(C: number, factor = 999.98, dtype?: BlobDType): { blobs: TestBlob[]; mean: Float64Array; variance: Float64Array } {
+export function bnBlobs(
+  C: number,
+  factor = 999.98,
+  dtype?: BlobDType,
+): { blobs: TestBlob[]; mean: Float64Array; variance: Float64Array } {
   const mean = randn(C, 0.5);
   const variance = uniform(C, 0.5, 2);
   return {
     mean,
     variance,
-    blobs: [blob([C], mean.map((m) => m * factor), dtype), blob([C], variance.map((v) => v * factor), dtype), blob([1], Float64Array.of(factor), dtype)],
+    blobs: [
+      blob(
+        [C],
+        mean.map((m) => m * factor),
+        dtype,
+      ),
+      blob(
+        [C],
+        variance.map((v) => v * factor),
+        dtype,
+      ),
+      blob([1], Float64Array.of(factor), dtype),
+    ],
   };
 }

@@ -38,58 +38,87 @@ const fmt = (x: number) => (Number.isFinite(x) ? x.toExponential(2) : String(x))
 function line(name: string, c: WholeNetCheck): string {
   if (c.status === 'not-run') return `[check] ${name}: not run: ${c.reason}`;
   const worst = c.outputs.reduce((a, o) => (o.maxRelError > a.maxRelError ? o : a), c.outputs[0]);
-  const outs = c.outputs.map((o) => `${o.name} [${o.shape.join('×')}] abs ${fmt(o.maxAbsError)} rel ${fmt(o.maxRelError)} ≤ ${fmt(o.threshold)}`).join('; ');
-  const lat = c.latency ? `; latency ${c.latency.originalMs.toFixed(0)} → ${c.latency.foldedMs.toFixed(0)} ms (${c.latency.ratio.toFixed(2)}×, median of ${c.latency.runs})` : '';
+  const outs = c.outputs
+    .map(
+      (o) =>
+        `${o.name} [${o.shape.join('×')}] abs ${fmt(o.maxAbsError)} rel ${fmt(o.maxRelError)} ≤ ${fmt(o.threshold)}`,
+    )
+    .join('; ');
+  const lat = c.latency
+    ? `; latency ${c.latency.originalMs.toFixed(0)} → ${c.latency.foldedMs.toFixed(0)} ms (${c.latency.ratio.toFixed(2)}×, median of ${c.latency.runs})`
+    : '';
   const notes = c.notes?.length ? ` (${c.notes.join('; ')})` : '';
   return `[check] ${name}: ${c.status}; worst rel ${fmt(worst.maxRelError)}, noise ${fmt(c.noise)} (${(worst.maxRelError / (c.noise || Infinity)).toFixed(2)}× noise); ${outs}${lat}${notes}`;
 }
 
-describe.skipIf(!haveCorpus || !haveOracle)('corpus: folded by the CLI, checked whole by compareModels (OpenCV DNN in WebAssembly)', () => {
-  const out = join(CACHE, 'check');
-  mkdirSync(out, { recursive: true });
-  for (const [name, exp] of Object.entries(EXPECT)) {
-    it(name, { timeout: 900_000 }, async () => {
-      const proto = join(CORPUS, `${name}.prototxt`);
-      const weights = corpusWeights(name);
-      const outProto = join(out, `${name}_inference.prototxt`);
-      const outWeights = join(out, `${name}_inference.caffemodel`);
-      const msgs: string[] = [];
-      const res = await runCli(['--model', proto, '--weights', weights, '--output_model', outProto, '--output_weights', outWeights, '-q'], (s) => msgs.push(s), (s) => msgs.push(s));
-      if (exp.status === 'rejected') {
-        expect(res.code, msgs.join('\n')).toBe(1);
-        console.log(`[check] ${name}: the CLI refuses it: ${msgs.join(' ').slice(0, 200)}`);
-        return;
-      }
-      expect(res.code, msgs.join('\n')).toBe(0);
-      const original = { prototxt: readFileSync(proto), caffemodel: readFileSync(weights), name: `${name}.prototxt` };
-      const folded = { prototxt: readFileSync(outProto), caffemodel: readFileSync(outWeights), name: `${name}_inference.prototxt` };
-      // A fresh instance per net: WebAssembly memory (1 GiB) fragments over many big models and never shrinks.
-      const c = compareModels(await openCvEngine({ fresh: true }), original, folded, { timingRuns: TIMED.has(name) ? 5 : 0 });
-      console.log(line(name, c));
-      if (exp.status === 'not-run') {
-        expect(c.status).toBe('not-run');
-        expect(c.reason).toMatch(exp.reason);
-        return;
-      }
-      expect(c.status, c.reason).toBe('equal');
-      expect(c.outputs.length).toBeGreaterThan(0);
-      for (const o of c.outputs) expect(o.maxRelError).toBeLessThanOrEqual(o.threshold);
-      if (TIMED.has(name)) expect(c.latency?.runs).toBe(5);
-    });
-  }
-
-  it('a wrong fold of ResNet-50 is caught: one convolution 1 % off, or 0.1 % off', { timeout: 900_000 }, async () => {
-    const proto = join(CORPUS, 'resnet50_deploy.prototxt');
-    const weights = corpusWeights('resnet50_deploy');
-    const outProto = join(out, 'resnet50_deploy_inference.prototxt');
-    const outWeights = join(out, 'resnet50_deploy_inference.caffemodel');
-    await runCli(['--model', proto, '--weights', weights, '--output_model', outProto, '--output_weights', outWeights, '-q'], () => {}, () => {});
-    const original = { prototxt: readFileSync(proto), caffemodel: readFileSync(weights) };
-    for (const factor of [1.01, 1.001]) {
-      const wrong = { prototxt: readFileSync(outProto), caffemodel: scaleWeights(readFileSync(outWeights), 'res4c_branch2b', factor) };
-      const c = compareModels(await openCvEngine({ fresh: true }), original, wrong, { timingRuns: 0 });
-      console.log(`[check] resnet50 with res4c_branch2b × ${factor}: ${c.status}; rel ${fmt(c.outputs[0]?.maxRelError)} vs threshold ${fmt(c.outputs[0]?.threshold)}`);
-      expect(c.status).toBe('different');
+describe.skipIf(!haveCorpus || !haveOracle)(
+  'corpus: folded by the CLI, checked whole by compareModels (OpenCV DNN in WebAssembly)',
+  () => {
+    const out = join(CACHE, 'check');
+    mkdirSync(out, { recursive: true });
+    for (const [name, exp] of Object.entries(EXPECT)) {
+      it(name, { timeout: 900_000 }, async () => {
+        const proto = join(CORPUS, `${name}.prototxt`);
+        const weights = corpusWeights(name);
+        const outProto = join(out, `${name}_inference.prototxt`);
+        const outWeights = join(out, `${name}_inference.caffemodel`);
+        const msgs: string[] = [];
+        const res = await runCli(
+          ['--model', proto, '--weights', weights, '--output_model', outProto, '--output_weights', outWeights, '-q'],
+          (s) => msgs.push(s),
+          (s) => msgs.push(s),
+        );
+        if (exp.status === 'rejected') {
+          expect(res.code, msgs.join('\n')).toBe(1);
+          console.log(`[check] ${name}: the CLI refuses it: ${msgs.join(' ').slice(0, 200)}`);
+          return;
+        }
+        expect(res.code, msgs.join('\n')).toBe(0);
+        const original = { prototxt: readFileSync(proto), caffemodel: readFileSync(weights), name: `${name}.prototxt` };
+        const folded = {
+          prototxt: readFileSync(outProto),
+          caffemodel: readFileSync(outWeights),
+          name: `${name}_inference.prototxt`,
+        };
+        // A fresh instance per net: WebAssembly memory (1 GiB) fragments over many big models and never shrinks.
+        const c = compareModels(await openCvEngine({ fresh: true }), original, folded, {
+          timingRuns: TIMED.has(name) ? 5 : 0,
+        });
+        console.log(line(name, c));
+        if (exp.status === 'not-run') {
+          expect(c.status).toBe('not-run');
+          expect(c.reason).toMatch(exp.reason);
+          return;
+        }
+        expect(c.status, c.reason).toBe('equal');
+        expect(c.outputs.length).toBeGreaterThan(0);
+        for (const o of c.outputs) expect(o.maxRelError).toBeLessThanOrEqual(o.threshold);
+        if (TIMED.has(name)) expect(c.latency?.runs).toBe(5);
+      });
     }
-  });
-});
+
+    it('a wrong fold of ResNet-50 is caught: one convolution 1 % off, or 0.1 % off', { timeout: 900_000 }, async () => {
+      const proto = join(CORPUS, 'resnet50_deploy.prototxt');
+      const weights = corpusWeights('resnet50_deploy');
+      const outProto = join(out, 'resnet50_deploy_inference.prototxt');
+      const outWeights = join(out, 'resnet50_deploy_inference.caffemodel');
+      await runCli(
+        ['--model', proto, '--weights', weights, '--output_model', outProto, '--output_weights', outWeights, '-q'],
+        () => {},
+        () => {},
+      );
+      const original = { prototxt: readFileSync(proto), caffemodel: readFileSync(weights) };
+      for (const factor of [1.01, 1.001]) {
+        const wrong = {
+          prototxt: readFileSync(outProto),
+          caffemodel: scaleWeights(readFileSync(outWeights), 'res4c_branch2b', factor),
+        };
+        const c = compareModels(await openCvEngine({ fresh: true }), original, wrong, { timingRuns: 0 });
+        console.log(
+          `[check] resnet50 with res4c_branch2b × ${factor}: ${c.status}; rel ${fmt(c.outputs[0]?.maxRelError)} vs threshold ${fmt(c.outputs[0]?.threshold)}`,
+        );
+        expect(c.status).toBe('different');
+      }
+    });
+  },
+);

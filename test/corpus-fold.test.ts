@@ -31,7 +31,7 @@ const EXPECT: Record<string, Expect> = {
   mobilenet_v2_deploy: { chains: 53, noBnLeft: true, tol: 6e-5 },
   se_resnet50_deploy: { chains: 53, noBnLeft: true },
   shufflenet_v2_1x_deploy: { chains: 56, noBnLeft: true },
-  cifar10_full_sigmoid_train_test_bn: { chains: 2, refused: { bn1: "bn-input-not-foldable" } },
+  cifar10_full_sigmoid_train_test_bn: { chains: 2, refused: { bn1: 'bn-input-not-foldable' } },
   resnet18_train_val: { chains: 0, allRefused: 'bn-batch-stats' },
   squeezenet_v1_1_deploy: { chains: 0, identical: true },
   bvlc_alexnet_deploy_v1_layers: { chains: 0, identical: true },
@@ -51,7 +51,19 @@ describe.skipIf(!haveCorpus || !haveOracle)('corpus: fold with the CLI, check wi
       const report = join(out, `${name}.report.json`);
       const lines: string[] = [];
       const res: CliResult = await runCli(
-        ['--model', proto, '--weights', weights, '--output_model', outProto, '--output_weights', outWeights, '--report', report, '--quiet'],
+        [
+          '--model',
+          proto,
+          '--weights',
+          weights,
+          '--output_model',
+          outProto,
+          '--output_weights',
+          outWeights,
+          '--report',
+          report,
+          '--quiet',
+        ],
         (s) => lines.push(s),
         (s) => lines.push(s),
       );
@@ -82,10 +94,14 @@ describe.skipIf(!haveCorpus || !haveOracle)('corpus: fold with the CLI, check wi
       expect(o.ok, JSON.stringify(o)).toBe(true);
       expect(o.local?.failed ?? [], 'every folded chain matches OpenCV locally').toEqual([]);
       const floor = o.noise_floor ?? 0;
-      console.log(`[corpus] ${name}: ${r.chains.length} chains folded, ${r.refusals.length} refused; OpenCV worst_rel ${o.worst_rel.toExponential(2)} (reference fold ${floor ? floor.toExponential(2) : '—'})`);
+      console.log(
+        `[corpus] ${name}: ${r.chains.length} chains folded, ${r.refusals.length} refused; OpenCV worst_rel ${o.worst_rel.toExponential(2)} (reference fold ${floor ? floor.toExponential(2) : '—'})`,
+      );
       if (o.worst_rel > (exp.tol ?? 1e-4)) {
         // Only when an exact float64 fold (the oracle's reference) measures as much: float32 noise of this net.
-        console.log(`[corpus] ${name}: worst_rel ${o.worst_rel.toExponential(3)} > ${exp.tol ?? 1e-4}; the oracle's exact reference fold measures ${floor.toExponential(3)}`);
+        console.log(
+          `[corpus] ${name}: worst_rel ${o.worst_rel.toExponential(3)} > ${exp.tol ?? 1e-4}; the oracle's exact reference fold measures ${floor.toExponential(3)}`,
+        );
         expect(floor, 'the reference fold is above the bound too').toBeGreaterThan((exp.tol ?? 1e-4) / 1.5);
         expect(o.worst_rel).toBeLessThanOrEqual(1.5 * floor);
       }

@@ -15,7 +15,11 @@ function big(mb: number) {
   );
   const caffemodel = encodeCaffemodel({
     layers: [
-      { name: 'fc', type: 'InnerProduct', blobs: [{ data: new Float32Array(n * 192).fill(0.01), dtype: 'float32', shape: [n, 192] }] },
+      {
+        name: 'fc',
+        type: 'InnerProduct',
+        blobs: [{ data: new Float32Array(n * 192).fill(0.01), dtype: 'float32', shape: [n, 192] }],
+      },
       { name: 's', type: 'Scale', blobs: [{ data: new Float32Array(n).fill(1), dtype: 'float32', shape: [n] }] },
     ],
   });
@@ -23,23 +27,35 @@ function big(mb: number) {
 }
 
 describe('OpenCV in WebAssembly: memory', () => {
-  it('a model over a quarter of the 1 GiB is refused with a message, and the engine still works', { timeout: 300_000 }, async () => {
-    const engine = await openCvEngine();
-    const m = big(300);
-    const r = compareModels(engine, m, m, { timingRuns: 0 });
-    expect(r.status).toBe('not-run');
-    expect(r.reason).toMatch(/the model is too big for OpenCV in WebAssembly: its 30\d MB of weights need about 12\d\d MB while they are read, and WebAssembly memory is limited to 1024 MB/);
-    const small = big(1);
-    expect(compareModels(engine, small, small, { timingRuns: 0 }).status).toBe('equal');
-  });
+  it(
+    'a model over a quarter of the 1 GiB is refused with a message, and the engine still works',
+    { timeout: 300_000 },
+    async () => {
+      const engine = await openCvEngine();
+      const m = big(300);
+      const r = compareModels(engine, m, m, { timingRuns: 0 });
+      expect(r.status).toBe('not-run');
+      expect(r.reason).toMatch(
+        /the model is too big for OpenCV in WebAssembly: its 30\d MB of weights need about 12\d\d MB while they are read, and WebAssembly memory is limited to 1024 MB/,
+      );
+      const small = big(1);
+      expect(compareModels(engine, small, small, { timingRuns: 0 }).status).toBe('equal');
+    },
+  );
 
-  it('without that guard the runtime runs out of memory: not-run with why, and the engine refuses to be used again', { timeout: 300_000 }, async () => {
-    const engine = await openCvEngine({ memoryLimit: 2 ** 32 });
-    const m = big(300);
-    const r = compareModels(engine, m, m, { timingRuns: 0 });
-    expect(r.status).toBe('not-run');
-    expect(r.reason).toMatch(/WebAssembly runtime failed \(.*\); most likely it ran out of memory/);
-    const small = big(1);
-    expect(compareModels(engine, small, small, { timingRuns: 0 }).reason).toMatch(/failed earlier .* cannot be used again in this process/);
-  });
+  it(
+    'without that guard the runtime runs out of memory: not-run with why, and the engine refuses to be used again',
+    { timeout: 300_000 },
+    async () => {
+      const engine = await openCvEngine({ memoryLimit: 2 ** 32 });
+      const m = big(300);
+      const r = compareModels(engine, m, m, { timingRuns: 0 });
+      expect(r.status).toBe('not-run');
+      expect(r.reason).toMatch(/WebAssembly runtime failed \(.*\); most likely it ran out of memory/);
+      const small = big(1);
+      expect(compareModels(engine, small, small, { timingRuns: 0 }).reason).toMatch(
+        /failed earlier .* cannot be used again in this process/,
+      );
+    },
+  );
 });

@@ -18,7 +18,9 @@ import { CORPUS } from './oracle';
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2500);
 // Property k runs with seed SEED + k: a failure report's own `seed` is that, not the one to replay with.
-console.log(`[fuzz] seed ${SEED}, ${RUNS} cases per property (replay with FUZZ_SEED=${SEED}; fast-check reports SEED + 0…3 per property)`);
+console.log(
+  `[fuzz] seed ${SEED}, ${RUNS} cases per property (replay with FUZZ_SEED=${SEED}; fast-check reports SEED + 0…3 per property)`,
+);
 
 const enc = new TextEncoder();
 
@@ -35,7 +37,8 @@ function onlyTypedErrors(f: () => unknown): boolean {
     f();
   } catch (e) {
     if (!isCaffeFoldError(e)) throw e;
-    if (!SENTENCE.test(e.what) || (e.hint !== '' && !SENTENCE.test(e.hint))) throw new Error(`not sentences: ${e.message}`);
+    if (!SENTENCE.test(e.what) || (e.hint !== '' && !SENTENCE.test(e.hint)))
+      throw new Error(`not sentences: ${e.message}`);
   }
   const ms = performance.now() - t;
   if (ms > CASE_MS) throw new Error(`a fuzz case took ${ms.toFixed(0)} ms (bound ${CASE_MS} ms)`);
@@ -43,15 +46,38 @@ function onlyTypedErrors(f: () => unknown): boolean {
 }
 
 const seedTexts: string[] = [];
-if (existsSync(CORPUS)) for (const f of readdirSync(CORPUS)) if (f.endsWith('.prototxt')) seedTexts.push(readFileSync(join(CORPUS, f), 'utf8').slice(0, 6000));
+if (existsSync(CORPUS))
+  for (const f of readdirSync(CORPUS))
+    if (f.endsWith('.prototxt')) seedTexts.push(readFileSync(join(CORPUS, f), 'utf8').slice(0, 6000));
 const small: TestNet = {
   input: { name: 'data', shape: [1, 3, 8, 8] },
   layers: [
-    { name: 'c', type: 'Convolution', bottoms: ['data'], tops: ['c'], text: 'convolution_param { num_output: 4 kernel_size: 3 bias_term: false }', blobs: [blob([4, 3, 3, 3])] },
+    {
+      name: 'c',
+      type: 'Convolution',
+      bottoms: ['data'],
+      tops: ['c'],
+      text: 'convolution_param { num_output: 4 kernel_size: 3 bias_term: false }',
+      blobs: [blob([4, 3, 3, 3])],
+    },
     { name: 'b', type: 'BatchNorm', bottoms: ['c'], tops: ['c'], blobs: bnBlobs(4).blobs },
-    { name: 's', type: 'Scale', bottoms: ['c'], tops: ['c'], text: 'scale_param { bias_term: true }', blobs: [blob([4]), blob([4])] },
+    {
+      name: 's',
+      type: 'Scale',
+      bottoms: ['c'],
+      tops: ['c'],
+      text: 'scale_param { bias_term: true }',
+      blobs: [blob([4]), blob([4])],
+    },
     { name: 'r', type: 'ReLU', bottoms: ['c'], tops: ['c'] },
-    { name: 'fc', type: 'InnerProduct', bottoms: ['c'], tops: ['fc'], text: 'inner_product_param { num_output: 2 }', blobs: [blob([2, 144]), blob([2])] },
+    {
+      name: 'fc',
+      type: 'InnerProduct',
+      bottoms: ['c'],
+      tops: ['fc'],
+      text: 'inner_product_param { num_output: 2 }',
+      blobs: [blob([2, 144]), blob([2])],
+    },
   ],
 };
 seedTexts.push(prototxtOf(small));
@@ -60,9 +86,39 @@ const smallModel = caffemodelOf(small);
 const textMutation = (t: string) =>
   fc.oneof(
     fc.record({ at: fc.nat(t.length), len: fc.nat(20) }).map(({ at, len }) => t.slice(0, at) + t.slice(at + len)),
-    fc.record({ at: fc.nat(t.length), s: fc.constantFrom('{', '}', '"', "'", ':', '[', ']', '#', '\\', '\n', '<', '>', ',', ';', '-', '.', 'e', 'inf', 'nan', '0x', '\u0000', '\ufeff') }).map(({ at, s }) => t.slice(0, at) + s + t.slice(at)),
+    fc
+      .record({
+        at: fc.nat(t.length),
+        s: fc.constantFrom(
+          '{',
+          '}',
+          '"',
+          "'",
+          ':',
+          '[',
+          ']',
+          '#',
+          '\\',
+          '\n',
+          '<',
+          '>',
+          ',',
+          ';',
+          '-',
+          '.',
+          'e',
+          'inf',
+          'nan',
+          '0x',
+          '\u0000',
+          '\ufeff',
+        ),
+      })
+      .map(({ at, s }) => t.slice(0, at) + s + t.slice(at)),
     fc.nat(t.length).map((at) => t.slice(0, at)),
-    fc.record({ at: fc.nat(t.length), s: fc.string({ maxLength: 12 }) }).map(({ at, s }) => t.slice(0, at) + s + t.slice(at)),
+    fc
+      .record({ at: fc.nat(t.length), s: fc.string({ maxLength: 12 }) })
+      .map(({ at, s }) => t.slice(0, at) + s + t.slice(at)),
   );
 
 const bytesMutation = (b: Uint8Array) =>
@@ -127,17 +183,31 @@ describe('fuzz', () => {
   it('whole pipeline: mutated pairs load and fold, or fail with CaffeFoldError', () => {
     const text = prototxtOf(small);
     fc.assert(
-      fc.property(fc.oneof(textMutation(text), fc.constant(text)), fc.oneof(bytesMutation(smallModel), fc.constant(smallModel)), (t, b) => {
-        let folded: { text: string; model: Uint8Array; layers: number } | undefined;
-        onlyTypedErrors(() => {
-          const l = loadFiles({ name: 'f.prototxt', bytes: enc.encode(t) }, { name: 'f.caffemodel', bytes: b });
-          const r = foldLoaded(l);
-          folded = { text: r.prototxt.text, model: concatChunks(r.caffemodel.chunks), layers: l.net.layers.length - r.report.removedLayers.length };
-        });
-        // What a fold writes is a pair that loads again, whole: no error of any kind.
-        if (folded) expect(loadFiles({ name: 'o.prototxt', bytes: enc.encode(folded.text) }, { name: 'o.caffemodel', bytes: folded.model }).net.layers.length).toBe(folded.layers);
-        return true;
-      }),
+      fc.property(
+        fc.oneof(textMutation(text), fc.constant(text)),
+        fc.oneof(bytesMutation(smallModel), fc.constant(smallModel)),
+        (t, b) => {
+          let folded: { text: string; model: Uint8Array; layers: number } | undefined;
+          onlyTypedErrors(() => {
+            const l = loadFiles({ name: 'f.prototxt', bytes: enc.encode(t) }, { name: 'f.caffemodel', bytes: b });
+            const r = foldLoaded(l);
+            folded = {
+              text: r.prototxt.text,
+              model: concatChunks(r.caffemodel.chunks),
+              layers: l.net.layers.length - r.report.removedLayers.length,
+            };
+          });
+          // What a fold writes is a pair that loads again, whole: no error of any kind.
+          if (folded)
+            expect(
+              loadFiles(
+                { name: 'o.prototxt', bytes: enc.encode(folded.text) },
+                { name: 'o.caffemodel', bytes: folded.model },
+              ).net.layers.length,
+            ).toBe(folded.layers);
+          return true;
+        },
+      ),
       { seed: SEED + 2, numRuns: RUNS },
     );
   });

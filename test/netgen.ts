@@ -33,10 +33,17 @@ export function randomNet(seed: number, opts: GenOptions = {}): TestNet {
   // Weights from this net's own generator, so that a seed alone replays a net (build.ts's randn counts calls
   // across the whole process).
   const randn = (n: number, scale: number) => randomNormal(n, Math.floor(next() * 2 ** 31)).map((v) => v * scale);
-  const uniform = (n: number, lo: number, hi: number) => Float64Array.from({ length: n }, () => lo + (hi - lo) * next());
+  const uniform = (n: number, lo: number, hi: number) =>
+    Float64Array.from({ length: n }, () => lo + (hi - lo) * next());
   const bnBlobs = (C: number, factor: number): TestBlob[] => [
-    blob([C], randn(C, 0.5).map((m) => m * factor)),
-    blob([C], uniform(C, 0.5, 2).map((v) => v * factor)),
+    blob(
+      [C],
+      randn(C, 0.5).map((m) => m * factor),
+    ),
+    blob(
+      [C],
+      uniform(C, 0.5, 2).map((v) => v * factor),
+    ),
     blob([1], Float64Array.of(factor)),
   ];
   const layers: TestLayer[] = [];
@@ -65,7 +72,10 @@ export function randomNet(seed: number, opts: GenOptions = {}): TestNet {
   };
 
   const addProducer = (from: Live): Live => {
-    const kind = from.rank === 2 ? 'InnerProduct' : pick(['Convolution', 'Convolution', 'Convolution', 'Deconvolution', 'InnerProduct', 'Depthwise']);
+    const kind =
+      from.rank === 2
+        ? 'InnerProduct'
+        : pick(['Convolution', 'Convolution', 'Convolution', 'Deconvolution', 'InnerProduct', 'Depthwise']);
     const bias = chance(0.5);
     const name = fresh(kind === 'InnerProduct' ? 'fc' : kind === 'Deconvolution' ? 'deconv' : 'conv');
     const biasText = bias ? '' : ' bias_term: false';
@@ -80,7 +90,10 @@ export function randomNet(seed: number, opts: GenOptions = {}): TestNet {
         bottoms: [from.name],
         tops: [out.name],
         text: `inner_product_param { num_output: ${n}${biasText}${transpose ? ' transpose: true' : ''} }`,
-        blobs: [blob(transpose ? [k, n] : [n, k], randn(n * k, Math.sqrt(2 / k))), ...(bias ? [blob([n], randn(n, 0.1))] : [])],
+        blobs: [
+          blob(transpose ? [k, n] : [n, k], randn(n * k, Math.sqrt(2 / k))),
+          ...(bias ? [blob([n], randn(n, 0.1))] : []),
+        ],
       });
       return out;
     }
@@ -98,7 +111,16 @@ export function randomNet(seed: number, opts: GenOptions = {}): TestNet {
       bottoms: [from.name],
       tops: [out.name],
       text: `convolution_param { num_output: ${n} kernel_size: ${k} pad: ${(k - 1) / 2}${group > 1 ? ` group: ${group}` : ''}${biasText} }`,
-      blobs: [blob(w, randn(w.reduce((a, b) => a * b, 1), Math.sqrt(2 / fanIn))), ...(bias ? [blob([n], randn(n, 0.1))] : [])],
+      blobs: [
+        blob(
+          w,
+          randn(
+            w.reduce((a, b) => a * b, 1),
+            Math.sqrt(2 / fanIn),
+          ),
+        ),
+        ...(bias ? [blob([n], randn(n, 0.1))] : []),
+      ],
     });
     return out;
   };
@@ -106,7 +128,14 @@ export function randomNet(seed: number, opts: GenOptions = {}): TestNet {
   const addBatchNorm = (from: Live, inPlace = chance(0.5)): Live => {
     const out = topFor(from, inPlace);
     const eps = chance(0.3) ? ' batch_norm_param { eps: 0.001 }' : '';
-    layers.push({ name: fresh('bn'), type: 'BatchNorm', bottoms: [from.name], tops: [out.name], text: eps.trim() || undefined, blobs: bnBlobs(from.channels, chance(0.2) ? 1 : 999.98) });
+    layers.push({
+      name: fresh('bn'),
+      type: 'BatchNorm',
+      bottoms: [from.name],
+      tops: [out.name],
+      text: eps.trim() || undefined,
+      blobs: bnBlobs(from.channels, chance(0.2) ? 1 : 999.98),
+    });
     return out;
   };
 
@@ -161,7 +190,13 @@ export function randomNet(seed: number, opts: GenOptions = {}): TestNet {
     if (!partners.length) return addRelu(a);
     const b = pick(partners);
     const out = topFor(a, false);
-    layers.push({ name: fresh('sum'), type: 'Eltwise', bottoms: [a.name, b.name], tops: [out.name], text: chance(0.3) ? 'eltwise_param { operation: PROD }' : undefined });
+    layers.push({
+      name: fresh('sum'),
+      type: 'Eltwise',
+      bottoms: [a.name, b.name],
+      tops: [out.name],
+      text: chance(0.3) ? 'eltwise_param { operation: PROD }' : undefined,
+    });
   };
 
   const addConcat = () => {
@@ -174,7 +209,13 @@ export function randomNet(seed: number, opts: GenOptions = {}): TestNet {
 
   const addPool = (from: Live) => {
     const out = topFor(from, false);
-    layers.push({ name: fresh('pool'), type: 'Pooling', bottoms: [from.name], tops: [out.name], text: `pooling_param { pool: ${chance(0.5) ? 'MAX' : 'AVE'} kernel_size: 3 stride: 1 pad: 1 }` });
+    layers.push({
+      name: fresh('pool'),
+      type: 'Pooling',
+      bottoms: [from.name],
+      tops: [out.name],
+      text: `pooling_param { pool: ${chance(0.5) ? 'MAX' : 'AVE'} kernel_size: 3 stride: 1 pad: 1 }`,
+    });
   };
 
   const target = opts.layers ?? 6 + Math.floor(next() * 14);

@@ -15,18 +15,26 @@ export const CACHE = join(ROOT, '.cache', 'oracle');
 export const PYTHON = process.env.CAFFE_FOLD_PYTHON ?? '/usr/bin/python3';
 
 export const haveCorpus = existsSync(CORPUS);
-export const haveOracle = existsSync(join(ORACLE, 'oracle.py')) && spawnSync(PYTHON, ['-c', 'import cv2, numpy'], { stdio: 'ignore' }).status === 0;
+export const haveOracle =
+  existsSync(join(ORACLE, 'oracle.py')) &&
+  spawnSync(PYTHON, ['-c', 'import cv2, numpy'], { stdio: 'ignore' }).status === 0;
 
 /** Under CI (CI=true) nothing may skip: a missing ../shared or OpenCV fails the run instead. */
 export const REQUIRED = !!process.env.CI && process.env.CI !== 'false';
 
 if (!haveCorpus) {
   const what = `[caffe-fold tests] ${CORPUS} is absent`;
-  if (REQUIRED) throw new Error(`${what}: under CI the corpus tests must run — put the shared folder beside the checkout (../shared)`);
+  if (REQUIRED)
+    throw new Error(
+      `${what}: under CI the corpus tests must run — put the shared folder beside the checkout (../shared)`,
+    );
   console.warn(`${what}: the corpus tests are skipped (everything else runs).`);
 } else if (!haveOracle) {
   const what = `[caffe-fold tests] the caffe-oracle (${ORACLE}) or ${PYTHON} with python3-opencv/numpy is missing`;
-  if (REQUIRED) throw new Error(`${what}: under CI the OpenCV cross-checks must run — apt-get install python3-opencv python3-numpy`);
+  if (REQUIRED)
+    throw new Error(
+      `${what}: under CI the OpenCV cross-checks must run — apt-get install python3-opencv python3-numpy`,
+    );
   console.warn(`${what}: the OpenCV cross-checks are skipped.`);
 }
 
@@ -58,7 +66,12 @@ export interface OracleResult {
   [k: string]: unknown;
 }
 
-export function runOracle(original: [string, string], folded: [string, string], inputShape?: string, extra: string[] = []): OracleResult {
+export function runOracle(
+  original: [string, string],
+  folded: [string, string],
+  inputShape?: string,
+  extra: string[] = [],
+): OracleResult {
   const args = [join(ORACLE, 'oracle.py'), '--original', ...original, '--folded', ...folded, ...extra];
   if (inputShape) args.push('--input-shape', inputShape);
   const r = spawnSync(PYTHON, args, { encoding: 'utf8', maxBuffer: 1 << 26 });

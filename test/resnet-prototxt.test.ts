@@ -8,7 +8,8 @@ import { CORPUS, haveCorpus } from './oracle';
 
 describe('resnetDeploy', () => {
   it.skipIf(!haveCorpus)('ResNet-50 and ResNet-101 equal the corpus files byte for byte', () => {
-    for (const d of [50, 101] as const) expect(resnetDeploy(d)).toBe(readFileSync(join(CORPUS, `resnet${d}_deploy.prototxt`), 'utf8'));
+    for (const d of [50, 101] as const)
+      expect(resnetDeploy(d)).toBe(readFileSync(join(CORPUS, `resnet${d}_deploy.prototxt`), 'utf8'));
   });
 
   it('ResNet-152 has 670 layers and 155 Conv+BN+Scale chains', () => {

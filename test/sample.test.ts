@@ -16,7 +16,15 @@ describe('the bundled sample model', () => {
 
   it('shows every kind of case: in place and not, depthwise, BN+Scale→Scale, one refusal, shapes for every blob', () => {
     const l = loadFiles({ name: 'sample.prototxt', bytes: proto }, { name: 'sample.caffemodel', bytes: model });
-    expect(l.analysis.chains.map((c) => c.label)).toEqual(['Conv+BN+Scale', 'Conv+BN+Scale', 'Conv+BN+Scale', 'BN+Scale→Scale', 'Conv+BN+Scale', 'Conv+BN+Scale', 'Conv+BN+Scale']);
+    expect(l.analysis.chains.map((c) => c.label)).toEqual([
+      'Conv+BN+Scale',
+      'Conv+BN+Scale',
+      'Conv+BN+Scale',
+      'BN+Scale→Scale',
+      'Conv+BN+Scale',
+      'Conv+BN+Scale',
+      'Conv+BN+Scale',
+    ]);
     expect(l.analysis.refusals).toEqual([expect.objectContaining({ layer: 'pool/bn', code: 'bn-input-not-foldable' })]);
     expect(l.net.byName.get('block3/expand/bn')!.inPlace).toBe(false);
     expect(l.net.byName.get('bn_conv1')!.inPlace).toBe(true);

@@ -13,11 +13,15 @@ import { caffemodelOf, prototxtOf, type TestNet } from './build';
 import { chainNet, chainNets, REPRODUCER } from './chains';
 
 const enc = new TextEncoder();
-const load = (net: TestNet) => loadFiles({ name: 'net.prototxt', bytes: enc.encode(prototxtOf(net)) }, { name: 'net.caffemodel', bytes: caffemodelOf(net) });
+const load = (net: TestNet) =>
+  loadFiles(
+    { name: 'net.prototxt', bytes: enc.encode(prototxtOf(net)) },
+    { name: 'net.caffemodel', bytes: caffemodelOf(net) },
+  );
 const layerNames = (text: string) => buildNet(parsePrototxt(text)).layers.map((l) => l.name);
 
 describe('the reproducer: BN+Scale merged across an in-place ReLU', () => {
-  it('the merged Scale takes the BatchNorm\'s place, where it reads the value the BatchNorm read', () => {
+  it("the merged Scale takes the BatchNorm's place, where it reads the value the BatchNorm read", () => {
     const r = foldLoaded(load(REPRODUCER)).report;
     expect(r.chains.map((c) => [c.pattern, c.moveTo])).toEqual([['bn-scale', 'bn']]);
     const out = foldLoaded(load(REPRODUCER));
@@ -29,7 +33,7 @@ describe('the reproducer: BN+Scale merged across an in-place ReLU', () => {
     expect(r.structure.outputs).toEqual(['out']);
   });
 
-  it('left at the Scale\'s place (the old rewrite), the wiring check names the layer and the blob', () => {
+  it("left at the Scale's place (the old rewrite), the wiring check names the layer and the blob", () => {
     const l = load(REPRODUCER);
     const chain = l.analysis.chains[0];
     const atScale: Placement[] = [{ chain: { ...chain, moveTo: undefined }, at: chain.target }];
@@ -39,10 +43,15 @@ describe('the reproducer: BN+Scale merged across an in-place ReLU', () => {
     expect(problem?.message).toMatch(/ReLU "relu_x".*Convolution "conv"/);
   });
 
-  it('the proof of the written text refuses the old rewrite\'s output, naming layer and blob', () => {
+  it("the proof of the written text refuses the old rewrite's output, naming layer and blob", () => {
     const l = load(REPRODUCER);
     const chain = l.analysis.chains[0];
-    const oldText = prototxtOf({ ...REPRODUCER, layers: REPRODUCER.layers.filter((x) => x.name !== 'bn').map((x) => (x.name === 'sc' ? { ...x, bottoms: ['x'] } : x)) });
+    const oldText = prototxtOf({
+      ...REPRODUCER,
+      layers: REPRODUCER.layers
+        .filter((x) => x.name !== 'bn')
+        .map((x) => (x.name === 'sc' ? { ...x, bottoms: ['x'] } : x)),
+    });
     let err: unknown;
     try {
       proveStructure(l.net, oldText, [{ chain: { ...chain, moveTo: undefined }, at: chain.target }]);
@@ -87,10 +96,15 @@ describe('relatives: every producer type, BN and Scale in place or not, writers 
 describe('TRAIN phase: BatchNorm uses batch statistics unless use_global_stats says otherwise', () => {
   const net = (state: string, bnText?: string): TestNet => ({
     ...chainNet('Convolution', true, true, 'none'),
-    layers: chainNet('Convolution', true, true, 'none').layers.map((l) => (l.name === 'bn' && bnText ? { ...l, text: bnText } : l)),
+    layers: chainNet('Convolution', true, true, 'none').layers.map((l) =>
+      l.name === 'bn' && bnText ? { ...l, text: bnText } : l,
+    ),
     name: state,
   });
-  const withState = (n: TestNet, state: string) => ({ name: 'net.prototxt', bytes: enc.encode(prototxtOf(n).replace(/^name: .*\n/, (m) => m + state + '\n')) });
+  const withState = (n: TestNet, state: string) => ({
+    name: 'net.prototxt',
+    bytes: enc.encode(prototxtOf(n).replace(/^name: .*\n/, (m) => m + state + '\n')),
+  });
 
   it('a net in state { phase: TRAIN } refuses its BatchNorm, saying why', () => {
     const n = net('train');

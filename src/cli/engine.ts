@@ -41,8 +41,10 @@ function instantiate(fresh: boolean): Promise<{ cv: Cv }> {
     const require = createRequire(import.meta.url);
     if (fresh) delete require.cache[require.resolve('@techstark/opencv-js')];
     let cv: Cv = require('@techstark/opencv-js');
-    for (const l of process.listeners('uncaughtException')) if (!before.uncaughtException.includes(l)) process.removeListener('uncaughtException', l);
-    for (const l of process.listeners('unhandledRejection')) if (!before.unhandledRejection.includes(l)) process.removeListener('unhandledRejection', l);
+    for (const l of process.listeners('uncaughtException'))
+      if (!before.uncaughtException.includes(l)) process.removeListener('uncaughtException', l);
+    for (const l of process.listeners('unhandledRejection'))
+      if (!before.unhandledRejection.includes(l)) process.removeListener('unhandledRejection', l);
     if (cv instanceof Promise) cv = (await cv.then((m: Cv) => ({ m }))).m;
     if (!cv.Mat || !cv.readNetFromCaffe) {
       await new Promise<void>((resolve) => {

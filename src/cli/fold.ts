@@ -6,9 +6,25 @@
  *   npm run fold -- compare --model A.prototxt --weights A.caffemodel --against B.prototxt B.caffemodel
  * Flag names of the classic pycaffe merge script (underscore and dash forms).
  */
-import { closeSync, openSync, readFileSync, realpathSync, statSync, writeFileSync, writeSync, existsSync } from 'node:fs';
+import {
+  closeSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+  existsSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { CaffeFoldError, caffeError, checkFileSize, isCaffeFoldError, type ErrorParams, type UsageCode } from '../core/errors';
+import {
+  CaffeFoldError,
+  caffeError,
+  checkFileSize,
+  isCaffeFoldError,
+  type ErrorParams,
+  type UsageCode,
+} from '../core/errors';
 import { foldLoaded, loadFiles, outputNames, type FoldReport, type FoldResult } from '../core/pipeline';
 import { MIN_THRESHOLD, NOISE_FACTOR, compareModels, type Engine, type WholeNetCheck } from '../core/check';
 import { openCvEngine } from './engine';
@@ -106,14 +122,16 @@ class ArgReader {
 
   value(): string {
     const v = this.inline ?? this.argv[++this.i];
-    if (v === undefined || (this.inline === undefined && v.startsWith('--'))) throw new UsageError('usage-needs-value', { flag: this.flag });
+    if (v === undefined || (this.inline === undefined && v.startsWith('--')))
+      throw new UsageError('usage-needs-value', { flag: this.flag });
     return v;
   }
 
   count(): number {
     const v = this.value();
     const n = Number(v);
-    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n)) throw new UsageError('usage-not-a-count', { flag: this.flag, value: v });
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n))
+      throw new UsageError('usage-not-a-count', { flag: this.flag, value: v });
     return n;
   }
 
@@ -121,7 +139,8 @@ class ArgReader {
   list(): string[] {
     if (this.inline !== undefined) return this.inline.split(',').filter(Boolean);
     const items: string[] = [];
-    while (this.i + 1 < this.argv.length && !this.argv[this.i + 1].startsWith('-')) items.push(...this.argv[++this.i].split(',').filter(Boolean));
+    while (this.i + 1 < this.argv.length && !this.argv[this.i + 1].startsWith('-'))
+      items.push(...this.argv[++this.i].split(',').filter(Boolean));
     return items;
   }
 
@@ -136,7 +155,16 @@ class ArgReader {
 
 /** The fold's options from argv, or 'help' for --help. */
 export function parseArgs(argv: string[]): CliOptions | 'help' {
-  const o: Partial<CliOptions> & { skip: string[] } = { skip: [], dryRun: false, zeroFactor: 'caffe', quiet: false, allowMissingWeights: false, verify: false, seed: 1, timingRuns: 5 };
+  const o: Partial<CliOptions> & { skip: string[] } = {
+    skip: [],
+    dryRun: false,
+    zeroFactor: 'caffe',
+    quiet: false,
+    allowMissingWeights: false,
+    verify: false,
+    seed: 1,
+    timingRuns: 5,
+  };
   const args = new ArgReader(argv);
   for (let key = args.next(); key !== undefined; key = args.next()) {
     if (key === 'help' || key === 'h') return 'help';
@@ -351,7 +379,10 @@ export async function runCli(argv: string[], out: Print = stdout, err: Print = s
 
 /** No weights: the structure's analysis only. */
 function analyseOnly(opts: CliOptions, log: Print, err: Print): CliResult {
-  const loaded = loadFiles(input(opts.model), undefined, { zeroFactor: opts.zeroFactor, allowMissingWeights: opts.allowMissingWeights });
+  const loaded = loadFiles(input(opts.model), undefined, {
+    zeroFactor: opts.zeroFactor,
+    allowMissingWeights: opts.allowMissingWeights,
+  });
   log(summaryOfAnalysis(loaded.analysis.chains.length, loaded.analysis.refusals));
   err('caffe-fold: no --weights given: analysed the structure only; give the .caffemodel to fold.');
   return { code: opts.dryRun ? 0 : 2 };
@@ -360,12 +391,16 @@ function analyseOnly(opts: CliOptions, log: Print, err: Print): CliResult {
 /** Where the folded pair goes (beside the inputs by default); an output that is an input is refused. */
 function outputPaths(opts: CliOptions, weights: string): { model: string; weights: string } {
   const names = outputNames(opts.model, weights);
-  const out = { model: opts.outputModel ?? join(dirname(opts.model), names.prototxt), weights: opts.outputWeights ?? join(dirname(weights), names.caffemodel) };
+  const out = {
+    model: opts.outputModel ?? join(dirname(opts.model), names.prototxt),
+    weights: opts.outputWeights ?? join(dirname(weights), names.caffemodel),
+  };
   for (const [o, flag] of [
     [out.model, '--output_model'],
     [out.weights, '--output_weights'],
   ] as const) {
-    if (samePath(o, opts.model) || samePath(o, weights)) throw caffeError('output-is-input', { flag }, { kind: 'file', file: o });
+    if (samePath(o, opts.model) || samePath(o, weights))
+      throw caffeError('output-is-input', { flag }, { kind: 'file', file: o });
   }
   return out;
 }
@@ -373,7 +408,10 @@ function outputPaths(opts: CliOptions, weights: string): { model: string; weight
 /** Read, fold, write, check (--verify), report. */
 async function fold(opts: CliOptions, weights: string, log: Print, err: Print): Promise<CliResult> {
   const outputs = outputPaths(opts, weights);
-  const loaded = loadFiles(input(opts.model), input(weights), { zeroFactor: opts.zeroFactor, allowMissingWeights: opts.allowMissingWeights });
+  const loaded = loadFiles(input(opts.model), input(weights), {
+    zeroFactor: opts.zeroFactor,
+    allowMissingWeights: opts.allowMissingWeights,
+  });
   // In place: the weights are folded in the bytes read from the file (ours; the file itself is never written).
   const result = foldLoaded(loaded, { skip: opts.skip, zeroFactor: opts.zeroFactor, inPlace: true });
   const r = result.report;
@@ -402,7 +440,10 @@ function foldLines(r: FoldReport, model: string): string[] {
   return [
     `${model}: ${r.layers.before} layers → ${r.layers.after} (${r.removedLayers.length} removed)`,
     `folded ${r.chains.length} chain(s):`,
-    ...r.chains.map((c) => `  ${c.label.padEnd(18)} ${c.layers.join(' → ')}   max rel. error ${c.proof.maxRelError.toExponential(1)}${c.moveTo ? `   (placed at "${c.moveTo}")` : ''}`),
+    ...r.chains.map(
+      (c) =>
+        `  ${c.label.padEnd(18)} ${c.layers.join(' → ')}   max rel. error ${c.proof.maxRelError.toExponential(1)}${c.moveTo ? `   (placed at "${c.moveTo}")` : ''}`,
+    ),
     structureLine(r),
     ...(skipped.length ? [`left on request: ${skipped.map((s) => s.layer).join(', ')}`] : []),
     `not folded: ${refused.length}`,
@@ -412,12 +453,23 @@ function foldLines(r: FoldReport, model: string): string[] {
 }
 
 /** --verify: the original and the folded net in OpenCV DNN on the same input. */
-async function verify(opts: CliOptions, weights: string, result: FoldResult, outputs: { model: string; weights: string }, log: Print, err: Print): Promise<WholeNetCheck> {
+async function verify(
+  opts: CliOptions,
+  weights: string,
+  result: FoldResult,
+  outputs: { model: string; weights: string },
+  log: Print,
+  err: Print,
+): Promise<WholeNetCheck> {
   // The fold wrote over the weights it read (in place): the original is read again from its file, which is
   // never written. The folded pair is the one written, or with --dry-run the one in memory.
   const original = { prototxt: readInput(opts.model), caffemodel: readInput(weights), name: basename(opts.model) };
   const folded = opts.dryRun
-    ? { prototxt: new TextEncoder().encode(result.prototxt.text), caffemodel: concat(result.caffemodel.chunks), name: result.prototxt.name }
+    ? {
+        prototxt: new TextEncoder().encode(result.prototxt.text),
+        caffemodel: concat(result.caffemodel.chunks),
+        name: result.prototxt.name,
+      }
     : { prototxt: readInput(outputs.model), caffemodel: readInput(outputs.weights), name: basename(outputs.model) };
   const check = compareModels(await theEngine(), original, folded, { seed: opts.seed, timingRuns: opts.timingRuns });
   for (const line of checkTable(check)) log(line);
@@ -440,18 +492,41 @@ const ms = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
 
 /** The check as printed: each output's errors against its threshold, the noise, the latencies. */
 export function checkTable(c: WholeNetCheck): string[] {
-  const lines = [`whole-net check in ${c.engine}, seed ${c.seed}, input ${c.inputs.map((i) => `${i.name} [${i.shape.join(', ')}]`).join(', ') || '—'}: ${c.status === 'equal' ? 'EQUAL' : c.status === 'different' ? 'DIFFERENT' : 'NOT RUN'}`];
+  const lines = [
+    `whole-net check in ${c.engine}, seed ${c.seed}, input ${c.inputs.map((i) => `${i.name} [${i.shape.join(', ')}]`).join(', ') || '—'}: ${c.status === 'equal' ? 'EQUAL' : c.status === 'different' ? 'DIFFERENT' : 'NOT RUN'}`,
+  ];
   if (c.outputs.length) {
-    const rows = [['output', 'shape', 'max abs', 'max rel', 'threshold', 'pass'], ...c.outputs.map((o) => [o.name, `[${o.shape.join(', ')}]`, exp(o.maxAbsError), exp(o.maxRelError), exp(o.threshold), o.pass ? 'yes' : 'NO'])];
+    const rows = [
+      ['output', 'shape', 'max abs', 'max rel', 'threshold', 'pass'],
+      ...c.outputs.map((o) => [
+        o.name,
+        `[${o.shape.join(', ')}]`,
+        exp(o.maxAbsError),
+        exp(o.maxRelError),
+        exp(o.threshold),
+        o.pass ? 'yes' : 'NO',
+      ]),
+    ];
     const w = rows[0].map((_, k) => Math.max(...rows.map((r) => r[k].length)));
-    for (const r of rows) lines.push('  ' + r.map((x, k) => x.padEnd(w[k])).join('  ').trimEnd());
-    lines.push(`  noise ${exp(c.noise)} (the original against itself on a 1-ulp nudged input); threshold = max(${MIN_THRESHOLD.toExponential(0)}, ${NOISE_FACTOR} × the output's noise)`);
+    for (const r of rows)
+      lines.push(
+        '  ' +
+          r
+            .map((x, k) => x.padEnd(w[k]))
+            .join('  ')
+            .trimEnd(),
+      );
+    lines.push(
+      `  noise ${exp(c.noise)} (the original against itself on a 1-ulp nudged input); threshold = max(${MIN_THRESHOLD.toExponential(0)}, ${NOISE_FACTOR} × the output's noise)`,
+    );
   }
   for (const n of c.notes ?? []) lines.push(`  note: ${n}`);
   if (c.reason) lines.push(`  ${c.status === 'not-run' ? 'not run' : 'differs'}: ${c.reason}`);
   if (c.latency) {
     const l = c.latency;
-    lines.push(`  latency (median of ${l.runs}, interleaved): original ${ms(l.originalMs)} ms, folded ${ms(l.foldedMs)} ms, ratio ${l.ratio.toFixed(2)}×`);
+    lines.push(
+      `  latency (median of ${l.runs}, interleaved): original ${ms(l.originalMs)} ms, folded ${ms(l.foldedMs)} ms, ratio ${l.ratio.toFixed(2)}×`,
+    );
   }
   return lines;
 }
@@ -472,11 +547,18 @@ async function runCompare(argv: string[], out: Print, err: Print): Promise<CliRe
 
 async function compare(opts: CompareCliOptions, log: Print, err: Print): Promise<CliResult> {
   const a = { prototxt: readInput(opts.model), caffemodel: readInput(opts.weights), name: basename(opts.model) };
-  const b = { prototxt: readInput(opts.against[0]), caffemodel: readInput(opts.against[1]), name: basename(opts.against[0]) };
+  const b = {
+    prototxt: readInput(opts.against[0]),
+    caffemodel: readInput(opts.against[1]),
+    name: basename(opts.against[0]),
+  };
   const check = compareModels(await theEngine(), a, b, { seed: opts.seed, timingRuns: opts.timingRuns });
   for (const line of checkTable(check)) log(line);
   if (opts.report) {
-    writeOutput(opts.report, JSON.stringify({ model: opts.model, weights: opts.weights, against: opts.against, check }, null, 2) + '\n');
+    writeOutput(
+      opts.report,
+      JSON.stringify({ model: opts.model, weights: opts.weights, against: opts.against, check }, null, 2) + '\n',
+    );
     log(`wrote ${opts.report}`);
   }
   if (check.status === 'not-run') err(`caffe-fold compare: could not compare: ${check.reason}`);
@@ -485,7 +567,10 @@ async function compare(opts: CompareCliOptions, log: Print, err: Print): Promise
 }
 
 function summaryOfAnalysis(chains: number, refusals: { layer: string; reason: string }[]): string {
-  return [`${chains} chain(s) can fold; ${refusals.length} BatchNorm(s) cannot:`, ...refusals.map((r) => `  "${r.layer}": ${r.reason}`)].join('\n');
+  return [
+    `${chains} chain(s) can fold; ${refusals.length} BatchNorm(s) cannot:`,
+    ...refusals.map((r) => `  "${r.layer}": ${r.reason}`),
+  ].join('\n');
 }
 
 /** The structural proof's line: what it checked, in a person's words. */

@@ -27,7 +27,8 @@ export interface PairProblem {
 
 const prod = (a: number[]) => a.reduce((x, y) => x * y, 1);
 /** A dimension read from the prototxt, if it is one Caffe could use. */
-const dim = (v: number | undefined): number | undefined => (v !== undefined && Number.isSafeInteger(v) && v >= 0 ? v : undefined);
+const dim = (v: number | undefined): number | undefined =>
+  v !== undefined && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
 const axisOf = (a: number | undefined, n: number): number | undefined => {
   const v = a ?? 1;
   if (!Number.isSafeInteger(v) || v < -n || v >= n) return undefined;
@@ -37,7 +38,8 @@ const axisOf = (a: number | undefined, n: number): number | undefined => {
 function kernelOf(p: PtMessage, nSpatial: number): number[] | undefined {
   const kh = dim(num(p, 'kernel_h'));
   const kw = dim(num(p, 'kernel_w'));
-  if (kh !== undefined || kw !== undefined) return nSpatial === 2 && kh !== undefined && kw !== undefined ? [kh, kw] : undefined;
+  if (kh !== undefined || kw !== undefined)
+    return nSpatial === 2 && kh !== undefined && kw !== undefined ? [kh, kw] : undefined;
   const k = nums(p, 'kernel_size').map((v) => dim(v));
   if (k.length === 0 || k.some((v) => v === undefined)) return undefined;
   if (k.length === 1) return Array<number>(nSpatial).fill(k[0]!);
@@ -118,7 +120,7 @@ function scaleOrBiasParams(l: NetLayer, ins: InputShapes): ExpectedParams {
   const x = ins[0];
   const scale = l.type === 'Scale';
   const p = message(l.msg, scale ? 'scale_param' : 'bias_param');
-  const bias = scale ? (p ? bool(p, 'bias_term') ?? false : false) : true;
+  const bias = scale ? (p ? (bool(p, 'bias_term') ?? false) : false) : true;
   if (l.bottoms.length >= 2) {
     // The scale (or bias) is the second input; only Scale's bias is a blob, shaped like that input.
     if (!scale || !bias) return { count: 0, shapes: [], roles: [] };
@@ -127,7 +129,7 @@ function scaleOrBiasParams(l: NetLayer, ins: InputShapes): ExpectedParams {
   let s: number[][] | undefined;
   const axis = x ? axisOf(p ? num(p, 'axis') : undefined, x.length) : undefined;
   if (x && axis !== undefined) {
-    const na = p ? num(p, 'num_axes') ?? 1 : 1;
+    const na = p ? (num(p, 'num_axes') ?? 1) : 1;
     if (na === -1) s = [x.slice(axis)];
     else if (Number.isSafeInteger(na) && na >= 0 && axis + na <= x.length) s = [x.slice(axis, axis + na)];
   }
@@ -183,7 +185,8 @@ export function shapeMatches(expected: number[], b: BlobInfo): boolean {
 
 export const shapeText = (s: number[] | undefined) => (s ? `[${s.join(', ')}]` : '[?]');
 function blobShapeText(b: BlobInfo): string {
-  if (b.shapeKind === 'legacy') return `${shapeText(Array.from({ length: 4 }, (_, i) => b.shape[i] ?? 0))} (legacy num/channels/height/width)`;
+  if (b.shapeKind === 'legacy')
+    return `${shapeText(Array.from({ length: 4 }, (_, i) => b.shape[i] ?? 0))} (legacy num/channels/height/width)`;
   if (b.shapeKind === 'none') return `no shape (${b.count} values)`;
   return shapeText(b.shape);
 }
@@ -203,14 +206,25 @@ export function checkPairing(net: Net, model: CaffeModel, shapes: Map<string, nu
   for (const src of model.layers) {
     const l = byName.get(src.name);
     if (!l || seen.has(l.name)) continue;
-    if (!expected.has(l)) expected.set(l, expectedParams(l, l.bottomRefs.map((r) => shapes.get(r.id))));
+    if (!expected.has(l))
+      expected.set(
+        l,
+        expectedParams(
+          l,
+          l.bottomRefs.map((r) => shapes.get(r.id)),
+        ),
+      );
     const e = expected.get(l);
     if (!e) continue;
     const role = (i: number) => e.roles[i] ?? `param ${i}`;
     if (src.blobs.length !== e.count) {
       // A caffemodel entry without blobs for a layer that makes none is fine; one that makes some has none here.
-      const have = src.blobs.length ? `${plural(src.blobs.length, 'blob')} in the caffemodel (${src.blobs.map(blobShapeText).join(', ')})` : 'no blobs in the caffemodel';
-      const want = e.count ? `${e.count} (${Array.from({ length: e.count }, (_, i) => `${role(i)} ${shapeText(e.shapes[i]?.[0])}`).join(', ')})` : 'none';
+      const have = src.blobs.length
+        ? `${plural(src.blobs.length, 'blob')} in the caffemodel (${src.blobs.map(blobShapeText).join(', ')})`
+        : 'no blobs in the caffemodel';
+      const want = e.count
+        ? `${e.count} (${Array.from({ length: e.count }, (_, i) => `${role(i)} ${shapeText(e.shapes[i]?.[0])}`).join(', ')})`
+        : 'none';
       problems.push({
         layer: l.name,
         type: l.type,
@@ -239,6 +253,9 @@ export function checkPairing(net: Net, model: CaffeModel, shapes: Map<string, nu
 
 /** How many blobs a layer needs: from its params where known, else 1 for the types that carry weights. */
 export function needsWeights(l: NetLayer, shapes: Map<string, number[]>, weightedTypes: ReadonlySet<string>): boolean {
-  const e = expectedParams(l, l.bottomRefs.map((r) => shapes.get(r.id)));
+  const e = expectedParams(
+    l,
+    l.bottomRefs.map((r) => shapes.get(r.id)),
+  );
   return e ? e.count > 0 : weightedTypes.has(l.type);
 }

@@ -96,21 +96,42 @@ export function parsePrototxtFile(file: InputFile): PtDocument {
   if (file.bytes.length > 256 * 1024 * 1024) {
     throw caffeError('prototxt-too-large', { bytes: file.bytes.length }, { kind: 'file', file: file.name });
   }
-  if (!looksLikeText(file.bytes)) throw caffeError(looksLikeCaffemodel(file.bytes) ? 'file-swapped' : 'prototxt-not-text', {}, { kind: 'file', file: file.name });
+  if (!looksLikeText(file.bytes))
+    throw caffeError(
+      looksLikeCaffemodel(file.bytes) ? 'file-swapped' : 'prototxt-not-text',
+      {},
+      { kind: 'file', file: file.name },
+    );
   const text = new TextDecoder('utf-8').decode(file.bytes);
   return parsePrototxt(text, file.name);
 }
 
 /** Types that carry learned blobs in a caffemodel. */
-const WEIGHTED = new Set([...PRODUCER_TYPES, 'BatchNorm', 'Scale', 'Bias', 'PReLU', 'Embed', 'Normalize', 'LSTM', 'RNN']);
+const WEIGHTED = new Set([
+  ...PRODUCER_TYPES,
+  'BatchNorm',
+  'Scale',
+  'Bias',
+  'PReLU',
+  'Embed',
+  'Normalize',
+  'LSTM',
+  'RNN',
+]);
 
-export function pairWeights(net: Net, model: CaffeModel | undefined, shapes: Map<string, number[]> = new Map()): { weights: Map<string, ModelLayer>; missing: string[]; unused: string[] } {
+export function pairWeights(
+  net: Net,
+  model: CaffeModel | undefined,
+  shapes: Map<string, number[]> = new Map(),
+): { weights: Map<string, ModelLayer>; missing: string[]; unused: string[] } {
   const weights = new Map<string, ModelLayer>();
   if (!model) return { weights, missing: [], unused: [] };
   // Caffe copies by name, later duplicates overwriting earlier ones.
   for (const l of model.layers) if (l.blobs.length > 0) weights.set(l.name, l);
   // A layer needs weights when it makes blobs (a Scale or Bias whose factor is its second input makes none).
-  const missing = net.layers.filter((l) => WEIGHTED.has(l.type) && !weights.has(l.name) && needsWeights(l, shapes, WEIGHTED)).map((l) => l.name);
+  const missing = net.layers
+    .filter((l) => WEIGHTED.has(l.type) && !weights.has(l.name) && needsWeights(l, shapes, WEIGHTED))
+    .map((l) => l.name);
   const names = new Set(net.layers.map((l) => l.name));
   const excluded = new Set(net.excluded.map((l) => l.name));
   const unused = [...weights.keys()].filter((n) => !names.has(n) && !excluded.has(n));
@@ -122,7 +143,12 @@ function refuseEmptyNet(net: Net, file: string): void {
   if (net.layers.length > 0) return;
   const where = { kind: 'file' as const, file };
   const ex = net.excluded[0];
-  if (ex) throw caffeError('net-no-layers', { why: 'excluded', count: net.excluded.length, first: ex.name, reason: ex.reason }, where);
+  if (ex)
+    throw caffeError(
+      'net-no-layers',
+      { why: 'excluded', count: net.excluded.length, first: ex.name, reason: ex.reason },
+      where,
+    );
   if (net.doc.text.trim() === '') throw caffeError('net-no-layers', { why: 'empty' }, where);
   throw caffeError('net-no-layers', { why: 'no-layers', inputs: net.inputs.map((i) => i.name) }, where);
 }
@@ -153,10 +179,26 @@ export function loadFiles(prototxt: InputFile, caffemodel?: InputFile, opts: Loa
   const { weights, missing, unused } = pairWeights(net, model, shapes);
   if (model) checkPair(net, model, caffemodel!.name, prototxt.name, weights, missing, shapes, opts);
   const analysis = analyse(net, { weights: model ? weights : undefined, zeroFactor: opts.zeroFactor });
-  if (model && missing.length) analysis.warnings.push({ message: `${missing.length} layer(s) of the prototxt have no weights in the caffemodel: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? '…' : ''}` });
-  if (model && unused.length) analysis.warnings.push({ message: `${unused.length} weighted layer(s) of the caffemodel are not in the prototxt: ${unused.slice(0, 5).join(', ')}${unused.length > 5 ? '…' : ''}` });
+  if (model && missing.length)
+    analysis.warnings.push({
+      message: `${missing.length} layer(s) of the prototxt have no weights in the caffemodel: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? '…' : ''}`,
+    });
+  if (model && unused.length)
+    analysis.warnings.push({
+      message: `${unused.length} weighted layer(s) of the caffemodel are not in the prototxt: ${unused.slice(0, 5).join(', ')}${unused.length > 5 ? '…' : ''}`,
+    });
   opts.onPhaseEnd?.('analyse');
-  return { prototxtName: prototxt.name, modelName: caffemodel?.name, doc, net, model, weights, pairing: { missing, unused }, analysis, shapes };
+  return {
+    prototxtName: prototxt.name,
+    modelName: caffemodel?.name,
+    doc,
+    net,
+    model,
+    weights,
+    pairing: { missing, unused },
+    analysis,
+    shapes,
+  };
 }
 
 /** Refuse a pair Caffe would refuse (Net::CopyTrainedLayersFrom), and layers left without weights unless allowed. */
@@ -176,15 +218,27 @@ function checkPair(
   const problems = checkPairing(net, model, shapes);
   if (problems.length) {
     const [p, ...rest] = problems;
-    throw caffeError(p.code, { problem: p.what, others: rest.map((r) => r.layer) }, { kind: 'layer', file: modelFile, layer: p.layer });
+    throw caffeError(
+      p.code,
+      { problem: p.what, others: rest.map((r) => r.layer) },
+      { kind: 'layer', file: modelFile, layer: p.layer },
+    );
   }
   if (missing.length && !opts.allowMissingWeights) {
-    throw caffeError('pair-missing-weights', { missing, noneAtAll: weights.size === 0 }, { kind: 'layer', file: protoFile, layer: missing[0] });
+    throw caffeError(
+      'pair-missing-weights',
+      { missing, noneAtAll: weights.size === 0 },
+      { kind: 'layer', file: protoFile, layer: missing[0] },
+    );
   }
 }
 
 /** Facts for the side panel: the range of alpha, tiny variances, and the chain's proof (computed on demand). */
-export function chainDetails(loaded: Loaded, chainId: string, zeroFactor: 'caffe' | 'one' = 'caffe'): { stats?: ChainStats; proof?: ChainProof } {
+export function chainDetails(
+  loaded: Loaded,
+  chainId: string,
+  zeroFactor: 'caffe' | 'one' = 'caffe',
+): { stats?: ChainStats; proof?: ChainProof } {
   const chain = loaded.analysis.chains.find((c) => c.id === chainId);
   if (!chain || !loaded.model) return {};
   // Planned as an in-place fold that is never committed: the proof reads the folded rows without copying the
@@ -197,14 +251,24 @@ export function foldLoaded(loaded: Loaded, opts: FoldOptions = {}, onPhase?: Pro
   if (!loaded.model) {
     throw caffeError('fold-no-weights', {}, { kind: 'file', file: loaded.prototxtName });
   }
-  const analysis = opts.zeroFactor && opts.zeroFactor !== 'caffe' ? analyse(loaded.net, { weights: loaded.weights, zeroFactor: opts.zeroFactor }) : loaded.analysis;
+  const analysis =
+    opts.zeroFactor && opts.zeroFactor !== 'caffe'
+      ? analyse(loaded.net, { weights: loaded.weights, zeroFactor: opts.zeroFactor })
+      : loaded.analysis;
   const out = foldNet({ net: loaded.net, model: loaded.model, weights: loaded.weights, analysis }, opts, onPhase);
   const names = outputNames(loaded.prototxtName, loaded.modelName);
-  return { prototxt: { name: names.prototxt, text: out.text }, caffemodel: { name: names.caffemodel, chunks: out.chunks }, report: out.report };
+  return {
+    prototxt: { name: names.prototxt, text: out.text },
+    caffemodel: { name: names.caffemodel, chunks: out.chunks },
+    report: out.report,
+  };
 }
 
 /** The classic merge script's default names: `<base>_inference.prototxt` / `<base>_inference.caffemodel`. */
 export function outputNames(prototxtName: string, modelName?: string): { prototxt: string; caffemodel: string } {
   const base = (n: string) => n.replace(/^.*[\\/]/, '').replace(/\.(prototxt|pbtxt|txt|caffemodel)$/i, '');
-  return { prototxt: `${base(prototxtName)}_inference.prototxt`, caffemodel: `${base(modelName ?? prototxtName)}_inference.caffemodel` };
+  return {
+    prototxt: `${base(prototxtName)}_inference.prototxt`,
+    caffemodel: `${base(modelName ?? prototxtName)}_inference.caffemodel`,
+  };
 }

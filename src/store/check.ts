@@ -77,10 +77,17 @@ export function foldPairs(s: AppState): { original: CheckPair; folded: CheckPair
   const r = s.result;
   const { prototxt, caffemodel } = s.files;
   if (!r) return { why: 'nothing has been folded yet' };
-  if (!prototxt || !caffemodel || !r.caffemodel) return { why: 'the model has no weights (.caffemodel): there is nothing to run' };
+  if (!prototxt || !caffemodel || !r.caffemodel)
+    return { why: 'the model has no weights (.caffemodel): there is nothing to run' };
   return {
-    original: { prototxt: { name: prototxt.name, file: prototxt }, caffemodel: { name: caffemodel.name, file: caffemodel } },
-    folded: { prototxt: { name: r.prototxt.name, file: r.prototxt.blob }, caffemodel: { name: r.caffemodel.name, file: r.caffemodel.blob } },
+    original: {
+      prototxt: { name: prototxt.name, file: prototxt },
+      caffemodel: { name: caffemodel.name, file: caffemodel },
+    },
+    folded: {
+      prototxt: { name: r.prototxt.name, file: r.prototxt.blob },
+      caffemodel: { name: r.caffemodel.name, file: r.caffemodel.blob },
+    },
   };
 }
 
@@ -103,14 +110,29 @@ function checkAfterFold(get: GetState): void {
   void s.runCheck({ whenIdle: true });
 }
 
-async function runCheckOf(set: SetState, get: GetState, original: CheckPair, folded: CheckPair, opts?: { whenIdle?: boolean }): Promise<void> {
+async function runCheckOf(
+  set: SetState,
+  get: GetState,
+  original: CheckPair,
+  folded: CheckPair,
+  opts?: { whenIdle?: boolean },
+): Promise<void> {
   set({ check: { status: 'running', step: 'Starting the engine', done: 0, total: 1 } });
   const onProgress = (step: string, done: number, total: number) => {
     if (get().check.status === 'running') set({ check: { status: 'running', step, done, total } });
   };
   try {
-    const { result: r, ms } = await checks.run(original, folded, { seed: CHECK_SEED, timingRuns: TIMING_RUNS, whenIdle: opts?.whenIdle }, onProgress);
-    set({ check: r.ok ? { status: 'done', done: 1, total: 1, result: r.value, ms } : { ...IDLE_CHECK, status: 'failed', error: r.error, ms } });
+    const { result: r, ms } = await checks.run(
+      original,
+      folded,
+      { seed: CHECK_SEED, timingRuns: TIMING_RUNS, whenIdle: opts?.whenIdle },
+      onProgress,
+    );
+    set({
+      check: r.ok
+        ? { status: 'done', done: 1, total: 1, result: r.value, ms }
+        : { ...IDLE_CHECK, status: 'failed', error: r.error, ms },
+    });
   } catch (e) {
     if (e instanceof Cancelled) return;
     const m = e instanceof Error ? e.message : String(e);
@@ -131,7 +153,8 @@ export const createCheckSlice: Slice<CheckSlice> = (set, get) => ({
     if (get().check.status === 'running') set({ check: { ...IDLE_CHECK, status: 'cancelled' } });
   },
   checkAfterFold: () => checkAfterFold(get),
-  setCheckWaiting: (note, tooBig) => set({ check: { ...IDLE_CHECK, status: 'waiting', note, ...(tooBig ? { tooBig } : {}) } }),
+  setCheckWaiting: (note, tooBig) =>
+    set({ check: { ...IDLE_CHECK, status: 'waiting', note, ...(tooBig ? { tooBig } : {}) } }),
   resetCheck() {
     checks.abandon();
     set({ check: IDLE_CHECK });

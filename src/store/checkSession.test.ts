@@ -17,7 +17,12 @@ class FakeCheckWorker {
   states = 0;
   checks = 0;
   api = {
-    check: async (_o: unknown, _f: unknown, _opts: unknown, onProgress?: (step: string, done: number, total: number) => void) => {
+    check: async (
+      _o: unknown,
+      _f: unknown,
+      _opts: unknown,
+      onProgress?: (step: string, done: number, total: number) => void,
+    ) => {
       this.checks++;
       await onProgress?.('Loading the engine', 0, 1);
       await this.hold;
@@ -63,8 +68,12 @@ afterEach(() => {
   started.length = 0;
 });
 
-const pairIn = (name: string) => ({ prototxt: { name: `${name}.prototxt`, file: new Blob(['p']) }, caffemodel: { name: `${name}.caffemodel`, file: new Blob(['m']) } });
-const run = (s: CheckSession, onProgress: (step: string) => void = () => {}, whenIdle = false) => s.run(pairIn('a'), pairIn('b'), { seed: 1, whenIdle }, onProgress);
+const pairIn = (name: string) => ({
+  prototxt: { name: `${name}.prototxt`, file: new Blob(['p']) },
+  caffemodel: { name: `${name}.caffemodel`, file: new Blob(['m']) },
+});
+const run = (s: CheckSession, onProgress: (step: string) => void = () => {}, whenIdle = false) =>
+  s.run(pairIn('a'), pairIn('b'), { seed: 1, whenIdle }, onProgress);
 
 function gate() {
   let open!: () => void;
@@ -88,7 +97,13 @@ describe('CheckSession', () => {
   });
 
   it('a worker whose engine grew big, or whose check failed, ends itself; the next check starts a new one', async () => {
-    const s = new CheckSession(startFake((w, n) => (n === 0 ? (w.heapBytes = 900 * MB) : (w.result = { ok: false, error: { code: 'internal', what: 'w', hint: 'h', message: 'm' } }))));
+    const s = new CheckSession(
+      startFake((w, n) =>
+        n === 0
+          ? (w.heapBytes = 900 * MB)
+          : (w.result = { ok: false, error: { code: 'internal', what: 'w', hint: 'h', message: 'm' } }),
+      ),
+    );
     await run(s);
     await vi.waitFor(() => expect(started[0].closed).toBe(true));
     expect((await run(s)).result.ok).toBe(false);

@@ -43,7 +43,12 @@ export class CheckSession {
    * Check a folded pair against its original. Rejects with Cancelled once another run has begun or abandon() was
    * called, and with the worker's error if the worker stopped (it is ended, and the next run starts a new one).
    */
-  async run(original: CheckPairIn, folded: CheckPairIn, opts: CheckOptions & { whenIdle?: boolean }, onProgress: (step: string, done: number, total: number) => void): Promise<CheckRun> {
+  async run(
+    original: CheckPairIn,
+    folded: CheckPairIn,
+    opts: CheckOptions & { whenIdle?: boolean },
+    onProgress: (step: string, done: number, total: number) => void,
+  ): Promise<CheckRun> {
     if (this.bridge.busy) this.bridge.terminate();
     const seq = ++this.runs;
     const current = () => {
@@ -59,7 +64,9 @@ export class CheckSession {
     });
     let result: Result<WholeNetCheck>;
     try {
-      result = await this.bridge.call((w) => w.check(original, folded, { seed: opts.seed, timingRuns: opts.timingRuns }, progress));
+      result = await this.bridge.call((w) =>
+        w.check(original, folded, { seed: opts.seed, timingRuns: opts.timingRuns }, progress),
+      );
     } catch (e) {
       current();
       if (!(e instanceof Cancelled)) this.bridge.terminate();
@@ -96,4 +103,6 @@ export class CheckSession {
 }
 
 /** The page's check worker. */
-export const checks = new CheckSession(() => new Worker(new URL('../worker/check-worker.ts', import.meta.url), { type: 'module', name: 'caffe-fold-check' }));
+export const checks = new CheckSession(
+  () => new Worker(new URL('../worker/check-worker.ts', import.meta.url), { type: 'module', name: 'caffe-fold-check' }),
+);

@@ -39,7 +39,14 @@ const EMPTY: Record<CompareSide, CompareZone> = { original: {}, folded: {} };
 
 /** Both zones hold one .prototxt and one .caffemodel. */
 export function compareReady(c: Record<CompareSide, CompareZone>): boolean {
-  return !!(c.original.prototxt && c.original.caffemodel && c.folded.prototxt && c.folded.caffemodel && !c.original.reading && !c.folded.reading);
+  return !!(
+    c.original.prototxt &&
+    c.original.caffemodel &&
+    c.folded.prototxt &&
+    c.folded.caffemodel &&
+    !c.original.reading &&
+    !c.folded.reading
+  );
 }
 
 /** The file's kind, told by its content; or throws why it cannot be one side's file (a table error, in it). */
@@ -55,7 +62,8 @@ async function kindOf(file: File): Promise<'prototxt' | 'caffemodel'> {
   return r.value;
 }
 
-const setZone = (set: SetState, side: CompareSide, zone: CompareZone) => set((s) => ({ compare: { ...s.compare, [side]: zone } }));
+const setZone = (set: SetState, side: CompareSide, zone: CompareZone) =>
+  set((s) => ({ compare: { ...s.compare, [side]: zone } }));
 
 /** Tell the files apart and put them in the zone; the zone's files stay if the new ones cannot be taken. */
 async function addCompareFiles(set: SetState, get: GetState, side: CompareSide, files: File[]): Promise<void> {
@@ -76,7 +84,10 @@ async function addCompareFiles(set: SetState, get: GetState, side: CompareSide, 
     if (!stillAsked()) return;
     // The files changed: a result (or a running check) of other files is dropped.
     get().resetCheck();
-    setZone(set, side, { prototxt: protos[0]?.file ?? before.prototxt, caffemodel: models[0]?.file ?? before.caffemodel });
+    setZone(set, side, {
+      prototxt: protos[0]?.file ?? before.prototxt,
+      caffemodel: models[0]?.file ?? before.caffemodel,
+    });
   } catch (e) {
     if (!stillAsked()) return;
     // The files the zone held stay; the error says why the new ones were not taken (where, what, what to do).
@@ -87,7 +98,10 @@ async function addCompareFiles(set: SetState, get: GetState, side: CompareSide, 
 async function runCompare(get: GetState): Promise<void> {
   const c = get().compare;
   if (!compareReady(c)) return;
-  const pair = (z: CompareZone) => ({ prototxt: { name: z.prototxt!.name, file: z.prototxt! }, caffemodel: { name: z.caffemodel!.name, file: z.caffemodel! } });
+  const pair = (z: CompareZone) => ({
+    prototxt: { name: z.prototxt!.name, file: z.prototxt! },
+    caffemodel: { name: z.caffemodel!.name, file: z.caffemodel! },
+  });
   const size = Math.max(c.original.caffemodel!.size, c.folded.caffemodel!.size);
   if (size > ENGINE_MAX_MODEL_BYTES) {
     return get().setCheckWaiting(

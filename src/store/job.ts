@@ -54,7 +54,10 @@ async function fold(set: SetState, get: GetState): Promise<void> {
     const { summary, outputs } = unwrap(await session.fold(skip, onPhase));
     // The folded graph is laid out before the result is shown, so the view switches once, to a ready graph.
     const after = await session.layoutFolded();
-    set({ job: { status: 'done', done: 1, total: 1 }, result: { summary, ...outputs, skipKey: skipKeyOf(Object.fromEntries(skip.map((k) => [k, true as const]))) } });
+    set({
+      job: { status: 'done', done: 1, total: 1 },
+      result: { summary, ...outputs, skipKey: skipKeyOf(Object.fromEntries(skip.map((k) => [k, true as const]))) },
+    });
     if (after.ok) get().setFoldedLayout(after.value);
     else get().setError(after.error);
     get().select(undefined);

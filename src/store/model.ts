@@ -57,7 +57,10 @@ async function detectKinds(load: Load, dropped: File[]): Promise<{ file: File; k
 }
 
 /** The pair to load from the dropped files (a caffemodel alone goes with the prototxt on screen), or the caffemodel alone. */
-function pairOf(kinds: { file: File; kind: FileKind }[], shown: ModelSlice['files']): ModelFiles | { caffemodel: File } {
+function pairOf(
+  kinds: { file: File; kind: FileKind }[],
+  shown: ModelSlice['files'],
+): ModelFiles | { caffemodel: File } {
   const protos = kinds.filter((k) => k.kind === 'prototxt');
   const models = kinds.filter((k) => k.kind === 'caffemodel');
   if (protos.length > 1) throw fail('two-prototxt', { names: protos.map((k) => k.file.name) });
@@ -68,7 +71,13 @@ function pairOf(kinds: { file: File; kind: FileKind }[], shown: ModelSlice['file
 }
 
 /** Load a prototxt (+ caffemodel) in the worker and lay it out; the model on screen stays until this succeeds. */
-async function openModel(set: SetState, get: GetState, load: Load, files: ModelFiles, allowMissingWeights: boolean): Promise<void> {
+async function openModel(
+  set: SetState,
+  get: GetState,
+  load: Load,
+  files: ModelFiles,
+  allowMissingWeights: boolean,
+): Promise<void> {
   if (get().job.status === 'running') get().cancel();
   // The model on screen stays in the store (and in the session) until the new files have loaded: files that
   // fail to load bring it back, with the error panel.
@@ -82,7 +91,10 @@ async function openModel(set: SetState, get: GetState, load: Load, files: ModelF
 function failedLoad(set: SetState, e: unknown, files?: ModelFiles): void {
   if (e instanceof Cancelled) return;
   const error = asPlain(e);
-  const pending = error.code === 'pair-missing-weights' && files ? { prototxt: files.prototxt, caffemodel: files.caffemodel } : undefined;
+  const pending =
+    error.code === 'pair-missing-weights' && files
+      ? { prototxt: files.prototxt, caffemodel: files.caffemodel }
+      : undefined;
   set((s) => ({ error, pending, loadStatus: s.summary && s.layouts.before ? 'ready' : 'empty', loadStep: undefined }));
 }
 
@@ -94,7 +106,10 @@ async function openFiles(set: SetState, get: GetState, dropped: File[]): Promise
   try {
     const pair = pairOf(await detectKinds(load, dropped), get().files);
     if (!('prototxt' in pair)) {
-      set({ files: pair, notice: `${pair.caffemodel.name} holds weights only. Now add the .prototxt that describes its network.` });
+      set({
+        files: pair,
+        notice: `${pair.caffemodel.name} holds weights only. Now add the .prototxt that describes its network.`,
+      });
       return;
     }
     files = pair;
@@ -139,8 +154,18 @@ export const createModelSlice: Slice<ModelSlice> = (set, get) => ({
   closeModel() {
     session.close();
     startOver(get);
-    set({ files: {}, allowMissingWeights: false, pending: undefined, loadStatus: 'empty', summary: undefined, layouts: {}, error: undefined, notice: undefined });
+    set({
+      files: {},
+      allowMissingWeights: false,
+      pending: undefined,
+      loadStatus: 'empty',
+      summary: undefined,
+      layouts: {},
+      error: undefined,
+      notice: undefined,
+    });
   },
   setError: (error) => set({ error }),
-  setFoldedLayout: (layout) => set((s) => ({ layouts: layout ? { before: s.layouts.before, after: layout } : { before: s.layouts.before } })),
+  setFoldedLayout: (layout) =>
+    set((s) => ({ layouts: layout ? { before: s.layouts.before, after: layout } : { before: s.layouts.before } })),
 });

@@ -2,10 +2,22 @@ import { describe, expect, it } from 'vitest';
 import { foldCounts, isNodeSelected, searchLayers } from './selectors';
 import type { Analysis } from '../worker/types';
 
-const chain = (id: string, removed: string[]) => ({ id, pattern: 'producer-bn-scale' as const, label: 'Conv+BN+Scale', target: id, layers: [id, ...removed], removed, outputTop: id });
+const chain = (id: string, removed: string[]) => ({
+  id,
+  pattern: 'producer-bn-scale' as const,
+  label: 'Conv+BN+Scale',
+  target: id,
+  layers: [id, ...removed],
+  removed,
+  outputTop: id,
+});
 
 describe('foldCounts', () => {
-  const a: Analysis = { chains: [chain('a', ['a_bn', 'a_sc']), chain('b', ['b_bn'])], refusals: [{ layer: 'x', type: 'BatchNorm', code: 'bn-batch-stats', reason: 'r' }], warnings: [] };
+  const a: Analysis = {
+    chains: [chain('a', ['a_bn', 'a_sc']), chain('b', ['b_bn'])],
+    refusals: [{ layer: 'x', type: 'BatchNorm', code: 'bn-batch-stats', reason: 'r' }],
+    warnings: [],
+  };
   it('counts chains, removed layers and refusals, minus skipped chains', () => {
     expect(foldCounts(a, {})).toEqual({ chains: 2, foldable: 2, skipped: 0, removedLayers: 3, refused: 1 });
     expect(foldCounts(a, { a: true })).toEqual({ chains: 2, foldable: 1, skipped: 1, removedLayers: 1, refused: 1 });

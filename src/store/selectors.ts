@@ -43,7 +43,11 @@ export const skipKeyOf = (skip: Record<string, true>) => Object.keys(skip).sort(
 export const selectResultStale = (s: AppState): boolean => !!s.result && s.result.skipKey !== skipKeyOf(s.skip);
 
 /** Whether a node (its layer names, its chains) is what the side panel shows. */
-export function isNodeSelected(sel: Selection | undefined, layers: readonly string[], chains: readonly string[]): boolean {
+export function isNodeSelected(
+  sel: Selection | undefined,
+  layers: readonly string[],
+  chains: readonly string[],
+): boolean {
   if (!sel) return false;
   return sel.kind === 'layer' ? layers.includes(sel.name) : chains.includes(sel.id);
 }

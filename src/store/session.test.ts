@@ -10,7 +10,10 @@ import { Cancelled, type WorkerLike } from './bridge';
 import { ModelSession } from './session';
 
 const ok = <T>(value: T): Result<T> => ({ ok: true, value });
-const refused = (what: string): Result<never> => ({ ok: false, error: { code: 'internal', what, hint: '', message: what } });
+const refused = (what: string): Result<never> => ({
+  ok: false,
+  error: { code: 'internal', what, hint: '', message: what },
+});
 
 /** A promise resolved from outside, to hold a worker call until the test lets it go. */
 function gate() {
@@ -39,9 +42,13 @@ class FakeWorker {
       if (!reload) this.folded = false;
       return ok({ netName: p.name });
     },
-    layout: async (side: string) => (this.failLayout && side === 'before' ? refused('no layout') : ok({ side, of: side === 'before' ? this.model : 'folded' })),
+    layout: async (side: string) =>
+      this.failLayout && side === 'before'
+        ? refused('no layout')
+        : ok({ side, of: side === 'before' ? this.model : 'folded' }),
     layerDetails: async (side: string, name: string) => ok({ side, name, of: this.model }),
-    chainDetails: async (id: string) => (this.model ? ok({ id, of: this.model }) : refused('no model is loaded in the worker')),
+    chainDetails: async (id: string) =>
+      this.model ? ok({ id, of: this.model }) : refused('no model is loaded in the worker'),
     fold: async (_opts: unknown, onPhase?: (p: string, d: number, t: number) => void) => {
       await onPhase?.('fold', 1, 2);
       await this.holdFold;
@@ -52,7 +59,8 @@ class FakeWorker {
       this.model = undefined;
       return ok({ report: 'r' });
     },
-    takeOutputs: async () => (this.folded ? ok({ prototxt: { name: 'out.prototxt' } }) : refused('nothing has been folded yet')),
+    takeOutputs: async () =>
+      this.folded ? ok({ prototxt: { name: 'out.prototxt' } }) : refused('nothing has been folded yet'),
     hasModel: async () => this.model !== undefined,
   };
 }
@@ -97,7 +105,10 @@ describe('ModelSession', () => {
     const s = new ModelSession(startFake());
     const steps: string[] = [];
     const r = await s.beginLoad().open(pair('a'), false, (x) => steps.push(x));
-    expect(r).toEqual({ ok: true, value: { summary: { netName: 'a.prototxt' }, layout: { side: 'before', of: 'a.prototxt' } } });
+    expect(r).toEqual({
+      ok: true,
+      value: { summary: { netName: 'a.prototxt' }, layout: { side: 'before', of: 'a.prototxt' } },
+    });
     expect(steps).toEqual(['Reading and parsing a.prototxt and a.caffemodel', 'Laying out the graph']);
     expect(started[0].loads).toEqual([{ prototxt: 'a.prototxt', caffemodel: 'a.caffemodel', reload: false }]);
   });
@@ -170,7 +181,12 @@ describe('ModelSession', () => {
     expect((await fast).ok).toBe(true);
     await s.fold([], () => {});
     expect(await s.chainDetails('c1')).toEqual(ok({ id: 'c1', of: 'fast.prototxt' }));
-    expect(started[0].loads.map((l) => l.prototxt)).toEqual(['a.prototxt', 'slow.prototxt', 'fast.prototxt', 'fast.prototxt']);
+    expect(started[0].loads.map((l) => l.prototxt)).toEqual([
+      'a.prototxt',
+      'slow.prototxt',
+      'fast.prototxt',
+      'fast.prototxt',
+    ]);
   });
 
   it('a load superseded while in the worker does not become the model, even when the newer one never gets there', async () => {

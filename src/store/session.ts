@@ -8,7 +8,17 @@
  */
 import * as Comlink from 'comlink';
 import type { WorkerApi } from '../worker/api';
-import type { ChainDetails, FoldOutputs, FoldPhase, FoldSummary, GraphLayout, GraphSide, LayerDetails, LoadSummary, Result } from '../worker/types';
+import type {
+  ChainDetails,
+  FoldOutputs,
+  FoldPhase,
+  FoldSummary,
+  GraphLayout,
+  GraphSide,
+  LayerDetails,
+  LoadSummary,
+  Result,
+} from '../worker/types';
 import { Cancelled, WorkerBridge, type WorkerLike } from './bridge';
 
 export interface ModelFiles {
@@ -22,7 +32,11 @@ export type FileKind = 'prototxt' | 'caffemodel';
 export interface Load {
   detect(file: File): Promise<Result<FileKind>>;
   /** Load the files in the worker and lay out their graph; on success they are the session's model. */
-  open(files: ModelFiles, allowMissingWeights: boolean, onStep: (step: string) => void): Promise<Result<{ summary: LoadSummary; layout: GraphLayout }>>;
+  open(
+    files: ModelFiles,
+    allowMissingWeights: boolean,
+    onStep: (step: string) => void,
+  ): Promise<Result<{ summary: LoadSummary; layout: GraphLayout }>>;
 }
 
 /** The first bytes of a file could not be read (moved, deleted, unreadable); the message is the browser's. */
@@ -72,7 +86,8 @@ export class ModelSession {
     };
     return {
       detect: (file) => this.detect(file).finally(newest),
-      open: (files, allowMissingWeights, onStep) => this.open(seq, { files, allowMissingWeights }, onStep).finally(newest),
+      open: (files, allowMissingWeights, onStep) =>
+        this.open(seq, { files, allowMissingWeights }, onStep).finally(newest),
     };
   }
 
@@ -96,7 +111,10 @@ export class ModelSession {
   }
 
   /** Fold the model on screen and take the folded files; the worker's copy of the model is spent by it. */
-  fold(skip: string[], onPhase: (phase: FoldPhase, done: number, total: number) => void): Promise<Result<{ summary: FoldSummary; outputs: FoldOutputs }>> {
+  fold(
+    skip: string[],
+    onPhase: (phase: FoldPhase, done: number, total: number) => void,
+  ): Promise<Result<{ summary: FoldSummary; outputs: FoldOutputs }>> {
     const epoch = this.epoch;
     // Progress already on its way from a worker that was then cancelled is not shown.
     const progress = Comlink.proxy((phase: FoldPhase, done: number, total: number) => {
@@ -131,7 +149,11 @@ export class ModelSession {
     this.cancel();
   }
 
-  private open(seq: number, model: Model, onStep: (step: string) => void): Promise<Result<{ summary: LoadSummary; layout: GraphLayout }>> {
+  private open(
+    seq: number,
+    model: Model,
+    onStep: (step: string) => void,
+  ): Promise<Result<{ summary: LoadSummary; layout: GraphLayout }>> {
     return this.enqueue(async () => {
       // A load superseded while it waited is not run: the worker keeps what it has.
       if (seq !== this.loads) throw new Cancelled();
@@ -157,7 +179,8 @@ export class ModelSession {
     if (!model) throw new Error('no model is loaded');
     const held = this.held;
     const same = held?.model === model;
-    if (same && held.generation === this.bridge.generation && (await this.bridge.call((w) => w.hasModel()))) return { ok: true, value: undefined };
+    if (same && held.generation === this.bridge.generation && (await this.bridge.call((w) => w.hasModel())))
+      return { ok: true, value: undefined };
     // The same model again keeps the worker's fold result (its folded graph); another one starts clean.
     return this.give(model, same);
   }
@@ -166,7 +189,9 @@ export class ModelSession {
   private async give(model: Model, reload: boolean): Promise<Result<LoadSummary>> {
     const { prototxt: p, caffemodel: m } = model.files;
     const opts = { allowMissingWeights: model.allowMissingWeights };
-    const r = await this.bridge.call((w) => w.load({ name: p.name, file: p }, m ? { name: m.name, file: m } : undefined, reload, opts));
+    const r = await this.bridge.call((w) =>
+      w.load({ name: p.name, file: p }, m ? { name: m.name, file: m } : undefined, reload, opts),
+    );
     // Files that fail to load leave the worker with what it held.
     if (r.ok) this.held = { model, generation: this.bridge.generation };
     return r;
@@ -185,4 +210,6 @@ export class ModelSession {
 }
 
 /** The page's fold worker. */
-export const session = new ModelSession(() => new Worker(new URL('../worker/worker.ts', import.meta.url), { type: 'module', name: 'caffe-fold' }));
+export const session = new ModelSession(
+  () => new Worker(new URL('../worker/worker.ts', import.meta.url), { type: 'module', name: 'caffe-fold' }),
+);

@@ -9,7 +9,11 @@ import { formatBytes } from '../core/display';
 
 function Header() {
   const { prototxt, caffemodel, ready } = useAppStore(
-    useShallow((s) => ({ prototxt: s.summary?.prototxt, caffemodel: s.summary?.caffemodel, ready: s.loadStatus === 'ready' })),
+    useShallow((s) => ({
+      prototxt: s.summary?.prototxt,
+      caffemodel: s.summary?.caffemodel,
+      ready: s.loadStatus === 'ready',
+    })),
   );
   const closeModel = useAppStore((s) => s.closeModel);
   return (
@@ -29,7 +33,9 @@ function Header() {
               {caffemodel.name} <span className="muted">{formatBytes(caffemodel.size)}</span>
             </span>
           ) : (
-            <span className="chip chip-warn" title="Without weights only the prototxt is folded">no weights</span>
+            <span className="chip chip-warn" title="Without weights only the prototxt is folded">
+              no weights
+            </span>
           )}
           <button type="button" className="btn btn-ghost" onClick={closeModel} aria-label="Close the model">
             Close
@@ -71,10 +77,17 @@ export function App() {
   );
 
   return (
-    <div className={`app${dragging ? ' is-dragging' : ''}`} onDragOver={onDragOver} onDragLeave={onDragLeave} onDrop={onDrop}>
+    <div
+      className={`app${dragging ? ' is-dragging' : ''}`}
+      onDragOver={onDragOver}
+      onDragLeave={onDragLeave}
+      onDrop={onDrop}
+    >
       <Header />
       <ErrorPanel />
-      <main className="app-main">{compareOpen ? <Compare /> : loadStatus === 'ready' ? <Workspace /> : <Landing />}</main>
+      <main className="app-main">
+        {compareOpen ? <Compare /> : loadStatus === 'ready' ? <Workspace /> : <Landing />}
+      </main>
       {dragging && loadStatus === 'ready' && (
         <div className="drop-overlay" aria-hidden="true">
           Drop a .prototxt and/or .caffemodel to open them

@@ -19,7 +19,8 @@ const STEP: Record<string, string> = {
   done: 'Comparing',
 };
 
-const sci = (x: number) => (x === 0 ? '0' : Number.isFinite(x) ? x.toExponential(1).replace('e+', 'e') : formatNumber(x));
+const sci = (x: number) =>
+  x === 0 ? '0' : Number.isFinite(x) ? x.toExponential(1).replace('e+', 'e') : formatNumber(x);
 const ms = (x: number) => (x >= 100 ? `${x.toFixed(0)} ms` : `${x.toPrecision(2)} ms`);
 
 function Verdict({ r }: { r: WholeNetCheck }) {
@@ -34,13 +35,16 @@ function Verdict({ r }: { r: WholeNetCheck }) {
   if (r.status === 'equal') {
     return (
       <div className="callout callout-ok" role="status" data-testid="check-verdict">
-        <strong>✓ Same outputs.</strong> {r.outputs.length === 1 ? 'The output is' : `All ${r.outputs.length} outputs are`} within float32 noise of the original’s.
+        <strong>✓ Same outputs.</strong>{' '}
+        {r.outputs.length === 1 ? 'The output is' : `All ${r.outputs.length} outputs are`} within float32 noise of the
+        original’s.
       </div>
     );
   }
   return (
     <div className="callout callout-refused" role="status" data-testid="check-verdict">
-      <strong>✗ Different.</strong> {bad} of {r.outputs.length} {r.outputs.length === 1 ? 'output differs' : 'outputs differ'} from the original’s beyond the threshold.
+      <strong>✗ Different.</strong> {bad} of {r.outputs.length}{' '}
+      {r.outputs.length === 1 ? 'output differs' : 'outputs differ'} from the original’s beyond the threshold.
     </div>
   );
 }
@@ -48,13 +52,15 @@ function Verdict({ r }: { r: WholeNetCheck }) {
 function Result({ r, wall }: { r: WholeNetCheck; wall?: number }) {
   // An output that did not move at all when every input value was nudged by one ulp (a saturated softmax, say)
   // shows little of the weights: said, not hidden.
-  const flat = r.status !== 'not-run' && r.outputs.length > 0 && r.outputs.every((o) => o.maxAbsError === 0) && r.noise === 0;
+  const flat =
+    r.status !== 'not-run' && r.outputs.length > 0 && r.outputs.every((o) => o.maxAbsError === 0) && r.noise === 0;
   return (
     <>
       <Verdict r={r} />
       {flat && (
         <p className="muted check-note" data-testid="check-flat">
-          The output did not change at all when the input was nudged (noise 0), e.g. a saturated softmax: it shows little of the weights.
+          The output did not change at all when the input was nudged (noise 0), e.g. a saturated softmax: it shows
+          little of the weights.
         </p>
       )}
       {r.notes?.map((n, i) => (
@@ -63,13 +69,23 @@ function Result({ r, wall }: { r: WholeNetCheck; wall?: number }) {
         </p>
       ))}
       {r.outputs.length > 0 && (
-        <table className="check-table" data-testid="check-table" aria-label="Each output of the net, original against folded">
+        <table
+          className="check-table"
+          data-testid="check-table"
+          aria-label="Each output of the net, original against folded"
+        >
           <thead>
             <tr>
               <th scope="col">output</th>
-              <th scope="col" title="Largest absolute difference">max abs</th>
-              <th scope="col" title="Largest absolute difference over the original output's largest magnitude">max rel</th>
-              <th scope="col" title="The bound max rel is held to">limit</th>
+              <th scope="col" title="Largest absolute difference">
+                max abs
+              </th>
+              <th scope="col" title="Largest absolute difference over the original output's largest magnitude">
+                max rel
+              </th>
+              <th scope="col" title="The bound max rel is held to">
+                limit
+              </th>
               <th scope="col">
                 <span className="sr-only">pass</span>
               </th>
@@ -96,7 +112,12 @@ function Result({ r, wall }: { r: WholeNetCheck; wall?: number }) {
         </table>
       )}
       <dl className="kv check-kv">
-        {r.status !== 'not-run' && <KV k="noise" v={<span title="The float32 noise this net shows on its own; it sets the limits">{sci(r.noise)}</span>} />}
+        {r.status !== 'not-run' && (
+          <KV
+            k="noise"
+            v={<span title="The float32 noise this net shows on its own; it sets the limits">{sci(r.noise)}</span>}
+          />
+        )}
         {r.latency && (
           <KV
             k="latency"
@@ -132,9 +153,15 @@ function KV({ k, v }: { k: string; v: ReactNode }) {
  * The check's panel. After a fold it checks the fold (runCheck); the compare view passes its own run (the two
  * pairs the user gave) and the label of its "run again" button.
  */
-export function CheckPanel({ onRun, runLabel = 'Check the whole net', className }: { onRun?: () => void; runLabel?: string; className?: string } = {}) {
+export function CheckPanel({
+  onRun,
+  runLabel = 'Check the whole net',
+  className,
+}: { onRun?: () => void; runLabel?: string; className?: string } = {}) {
   const check = useAppStore((s) => s.check);
-  const { runCheck, cancelCheck } = useAppStore(useShallow((s) => ({ runCheck: s.runCheck, cancelCheck: s.cancelCheck })));
+  const { runCheck, cancelCheck } = useAppStore(
+    useShallow((s) => ({ runCheck: s.runCheck, cancelCheck: s.cancelCheck })),
+  );
   if (check.status === 'idle') return null;
   const run = onRun ?? (() => void runCheck());
   const again = (label: string) => (
@@ -143,7 +170,12 @@ export function CheckPanel({ onRun, runLabel = 'Check the whole net', className 
     </button>
   );
   return (
-    <section className={`check${className ? ` ${className}` : ''}`} aria-labelledby="check-title" data-testid="whole-net-check" data-status={check.result?.status ?? check.status}>
+    <section
+      className={`check${className ? ` ${className}` : ''}`}
+      aria-labelledby="check-title"
+      data-testid="whole-net-check"
+      data-status={check.result?.status ?? check.status}
+    >
       <h3 id="check-title">Whole-net check · OpenCV DNN</h3>
       {check.status === 'running' && (
         <div className="check-progress" role="status" aria-live="polite">
@@ -152,10 +184,20 @@ export function CheckPanel({ onRun, runLabel = 'Check the whole net', className 
             {STEP[check.step ?? ''] ?? check.step ?? 'Starting'}
             {check.total > 1 && <span className="muted"> {Math.round((100 * check.done) / check.total)}%</span>}
           </span>
-          <button type="button" className="btn btn-danger btn-small" onClick={cancelCheck} aria-label="Cancel the check">
+          <button
+            type="button"
+            className="btn btn-danger btn-small"
+            onClick={cancelCheck}
+            aria-label="Cancel the check"
+          >
             Cancel
           </button>
-          <progress className="check-bar" max={1} value={check.total ? check.done / check.total : 0} aria-label="Whole-net check progress" />
+          <progress
+            className="check-bar"
+            max={1}
+            value={check.total ? check.done / check.total : 0}
+            aria-label="Whole-net check progress"
+          />
         </div>
       )}
       {check.status === 'waiting' && (

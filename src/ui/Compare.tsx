@@ -94,15 +94,35 @@ function Zone({ side, title, sub }: { side: CompareSide; title: string; sub: str
         </div>
       )}
       <div className="compare-zone-actions">
-        <button type="button" className="btn" onClick={() => input.current?.click()} disabled={running} aria-label={`Choose the ${title.toLowerCase()} files`}>
+        <button
+          type="button"
+          className="btn"
+          onClick={() => input.current?.click()}
+          disabled={running}
+          aria-label={`Choose the ${title.toLowerCase()} files`}
+        >
           Choose files…
         </button>
         {(zone.prototxt || zone.caffemodel) && (
-          <button type="button" className="btn btn-ghost" onClick={() => clear(side)} disabled={running} aria-label={`Clear the ${title.toLowerCase()} files`}>
+          <button
+            type="button"
+            className="btn btn-ghost"
+            onClick={() => clear(side)}
+            disabled={running}
+            aria-label={`Clear the ${title.toLowerCase()} files`}
+          >
             Clear
           </button>
         )}
-        <input ref={input} type="file" multiple hidden onChange={onPick} accept=".prototxt,.pbtxt,.txt,.caffemodel,*/*" aria-label={`${title} files`} />
+        <input
+          ref={input}
+          type="file"
+          multiple
+          hidden
+          onChange={onPick}
+          accept=".prototxt,.pbtxt,.txt,.caffemodel,*/*"
+          aria-label={`${title} files`}
+        />
       </div>
     </section>
   );
@@ -123,7 +143,9 @@ export function Compare() {
   const compare = useAppStore((s) => s.compare);
   const running = useAppStore((s) => s.check.status === 'running');
   const started = useAppStore((s) => s.check.status !== 'idle');
-  const { runCompare, closeCompare } = useAppStore(useShallow((s) => ({ runCompare: s.runCompare, closeCompare: s.closeCompare })));
+  const { runCompare, closeCompare } = useAppStore(
+    useShallow((s) => ({ runCompare: s.runCompare, closeCompare: s.closeCompare })),
+  );
   const ready = compareReady(compare);
   const why = missing(compare);
   return (
@@ -136,7 +158,8 @@ export function Compare() {
           <h1>Compare two models</h1>
         </div>
         <p className="muted compare-intro">
-          Both nets run in OpenCV DNN (WebAssembly) in this tab, on the same input; every output is compared, as after a fold. Drop each pair on its side, or choose the files; nothing leaves your computer.
+          Both nets run in OpenCV DNN (WebAssembly) in this tab, on the same input; every output is compared, as after a
+          fold. Drop each pair on its side, or choose the files; nothing leaves your computer.
         </p>
         <div className="compare-zones">
           {ZONES.map((z) => (
@@ -144,7 +167,12 @@ export function Compare() {
           ))}
         </div>
         <div className="compare-run">
-          <button type="button" className="btn btn-primary" disabled={!ready || running} onClick={() => void runCompare()}>
+          <button
+            type="button"
+            className="btn btn-primary"
+            disabled={!ready || running}
+            onClick={() => void runCompare()}
+          >
             Compare
           </button>
           {why && <span className="muted">{why}</span>}

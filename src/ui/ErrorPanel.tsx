@@ -3,7 +3,9 @@ import { useAppStore } from '../store/store';
 
 /** Errors and notices, always in the page. */
 export function ErrorPanel() {
-  const { error, notice, pending } = useAppStore(useShallow((s) => ({ error: s.error, notice: s.notice, pending: s.pending })));
+  const { error, notice, pending } = useAppStore(
+    useShallow((s) => ({ error: s.error, notice: s.notice, pending: s.pending })),
+  );
   const dismiss = useAppStore((s) => s.dismissError);
   const loadAnyway = useAppStore((s) => s.loadAnyway);
   if (!error && !notice) return null;
@@ -36,7 +38,9 @@ export function ErrorPanel() {
             <button type="button" className="btn" onClick={() => void loadAnyway()}>
               Load anyway
             </button>{' '}
-            <span className="muted">the layers without weights stay without them; chains that need them are not folded</span>
+            <span className="muted">
+              the layers without weights stay without them; chains that need them are not folded
+            </span>
           </p>
         )}
         <p className="error-code muted">code: {error.code}</p>

@@ -128,7 +128,16 @@ function Search({ layout }: { layout: GraphLayout }) {
   );
 }
 
-const EMPTY: GraphLayout = { side: 'before', nodes: [], edges: [], groups: [], layerNode: {}, width: 0, height: 0, layoutMs: 0 };
+const EMPTY: GraphLayout = {
+  side: 'before',
+  nodes: [],
+  edges: [],
+  groups: [],
+  layerNode: {},
+  width: 0,
+  height: 0,
+  layoutMs: 0,
+};
 
 /**
  * The graph to draw. When one graph replaces another (Before ⇄ After, a new model), the old one is taken off the
@@ -151,7 +160,8 @@ function useShownLayout(layout: GraphLayout | undefined): GraphLayout | undefine
 
 // Selection goes through the store, read at click time: the handlers never change.
 const onNodeClick: NodeMouseHandler = (_e, node) => {
-  if (node.type === 'layer') useAppStore.getState().select({ kind: 'layer', name: (node as LayerFlowNode).data.node.layer });
+  if (node.type === 'layer')
+    useAppStore.getState().select({ kind: 'layer', name: (node as LayerFlowNode).data.node.layer });
 };
 const onPaneClick = () => useAppStore.getState().select(undefined);
 
@@ -211,7 +221,9 @@ function GraphPanels({ layout, side }: { layout: GraphLayout; side: GraphSide })
         <Search layout={layout} />
       </Panel>
       <Panel position="top-right">
-        <div className="graph-side-label">{side === 'before' ? 'Loaded model' : 'After folding'} · {layout.nodes.length} nodes</div>
+        <div className="graph-side-label">
+          {side === 'before' ? 'Loaded model' : 'After folding'} · {layout.nodes.length} nodes
+        </div>
       </Panel>
       <Panel position="bottom-center">
         <Legend />

@@ -4,7 +4,11 @@ import { useAppStore } from '../store/store';
 
 export function Landing() {
   const { loading, step, pending } = useAppStore(
-    useShallow((s) => ({ loading: s.loadStatus === 'loading', step: s.loadStep, pending: s.files.caffemodel && !s.files.prototxt ? s.files.caffemodel.name : undefined })),
+    useShallow((s) => ({
+      loading: s.loadStatus === 'loading',
+      step: s.loadStep,
+      pending: s.files.caffemodel && !s.files.prototxt ? s.files.caffemodel.name : undefined,
+    })),
   );
   return (
     <div className="landing">
@@ -38,8 +42,8 @@ function DropPrompt({ pending }: { pending: string | undefined }) {
       </div>
       <h1>Drop a Caffe model here</h1>
       <p>
-        The network description <code>.prototxt</code> and, to fold the weights too, its <code>.caffemodel</code> — one or
-        both at once.
+        The network description <code>.prototxt</code> and, to fold the weights too, its <code>.caffemodel</code> — one
+        or both at once.
       </p>
       {pending && (
         <p className="pending">
@@ -79,13 +83,26 @@ function LandingActions() {
   );
   return (
     <div className="landing-actions">
-      <button type="button" className="btn btn-primary" onClick={() => input.current?.click()} aria-label="Open model files">
+      <button
+        type="button"
+        className="btn btn-primary"
+        onClick={() => input.current?.click()}
+        aria-label="Open model files"
+      >
         Open model files…
       </button>
       <button type="button" className="btn" onClick={() => void loadSample()}>
         Try a sample model
       </button>
-      <input ref={input} type="file" multiple hidden onChange={onPick} accept=".prototxt,.pbtxt,.txt,.caffemodel,.binaryproto,*/*" aria-label="Model files" />
+      <input
+        ref={input}
+        type="file"
+        multiple
+        hidden
+        onChange={onPick}
+        accept=".prototxt,.pbtxt,.txt,.caffemodel,.binaryproto,*/*"
+        aria-label="Model files"
+      />
     </div>
   );
 }
@@ -94,12 +111,12 @@ function LandingFacts() {
   return (
     <ul className="landing-facts">
       <li>
-        <strong>What folds.</strong> Convolution, InnerProduct and Deconvolution followed by BatchNorm and/or Scale; BatchNorm+Scale
-        pairs with no such layer become one Scale.
+        <strong>What folds.</strong> Convolution, InnerProduct and Deconvolution followed by BatchNorm and/or Scale;
+        BatchNorm+Scale pairs with no such layer become one Scale.
       </li>
       <li>
-        <strong>Checked before writing.</strong> Every fold is verified numerically; what cannot be folded safely is left as it is,
-        with the reason.
+        <strong>Checked before writing.</strong> Every fold is verified numerically; what cannot be folded safely is
+        left as it is, with the reason.
       </li>
       <li>
         <strong>Your file stays yours.</strong> Comments, layer order and unrelated layers are kept.

@@ -14,7 +14,14 @@ function ChainSwitch({ id, label }: { id: string; label: string }) {
   const running = useAppStore((s) => s.job.status === 'running');
   return (
     <label className="switch" title={kept ? 'This chain is left as it is' : 'This chain is folded'}>
-      <input type="checkbox" role="switch" checked={!kept} disabled={running} onChange={() => toggle(id)} aria-label={`Fold ${label} at ${id}`} />
+      <input
+        type="checkbox"
+        role="switch"
+        checked={!kept}
+        disabled={running}
+        onChange={() => toggle(id)}
+        aria-label={`Fold ${label} at ${id}`}
+      />
       <span className="switch-track" aria-hidden="true" />
       <span className="switch-text">{kept ? 'Keep' : 'Fold'}</span>
     </label>
@@ -84,8 +91,11 @@ function FoldedOverview() {
         <KV k="left as they are" v={report.refusals.length} />
       </dl>
       <p className="structure-proof" data-testid="structure-proof">
-        <span className="pass">Wiring proven ✓</span> — read back from the folded file, every kept layer reads the values it read before ({report.structure.layers} layers,{' '}
-        {report.structure.reads} reads and writes by blob version), and the {report.structure.outputs.length === 1 ? 'output is' : `${report.structure.outputs.length} outputs are`} the same.
+        <span className="pass">Wiring proven ✓</span> — read back from the folded file, every kept layer reads the
+        values it read before ({report.structure.layers} layers, {report.structure.reads} reads and writes by blob
+        version), and the{' '}
+        {report.structure.outputs.length === 1 ? 'output is' : `${report.structure.outputs.length} outputs are`} the
+        same.
       </p>
       <CheckPanel />
       {report.chains.length > 0 && (
@@ -123,7 +133,11 @@ function FoldedOverview() {
 
 function Overview() {
   const { chains, refusals, warnings } = useAppStore(
-    useShallow((s) => ({ chains: s.summary?.analysis.chains ?? NONE, refusals: s.summary?.analysis.refusals ?? NONE, warnings: s.summary?.analysis.warnings ?? NONE })),
+    useShallow((s) => ({
+      chains: s.summary?.analysis.chains ?? NONE,
+      refusals: s.summary?.analysis.refusals ?? NONE,
+      warnings: s.summary?.analysis.warnings ?? NONE,
+    })),
   );
   const shownChains = useProgressive(chains.length);
   const shownRefusals = useProgressive(refusals.length);
@@ -190,12 +204,21 @@ function LayerView({ d }: { d: LayerDetails }) {
       {d.chain && (
         <div className="callout callout-chain">
           <div className="callout-row">
-            <button type="button" className="link" onClick={() => select({ kind: 'chain', id: d.chain!.id })} aria-label={`Show chain ${d.chain.label}`}>
+            <button
+              type="button"
+              className="link"
+              onClick={() => select({ kind: 'chain', id: d.chain!.id })}
+              aria-label={`Show chain ${d.chain.label}`}
+            >
               <span className="chain-badge static">{d.chain.label}</span>
             </button>
             <ChainSwitch id={d.chain.id} label={d.chain.label} />
           </div>
-          <p className="muted">{d.chain.removed.includes(d.name) ? 'This layer is folded away.' : `This layer absorbs ${d.chain.removed.join(', ')}.`}</p>
+          <p className="muted">
+            {d.chain.removed.includes(d.name)
+              ? 'This layer is folded away.'
+              : `This layer absorbs ${d.chain.removed.join(', ')}.`}
+          </p>
         </div>
       )}
       {d.warnings.map((w, i) => (
@@ -218,13 +241,28 @@ function LayerView({ d }: { d: LayerDetails }) {
           <h3>{g.name === 'layer' ? 'Layer fields' : g.name}</h3>
           <dl className="kv">
             {g.entries.map((e) => (
-              <KV key={e.key} k={e.key} v={e.isDefault ? <span title="Not in the file: the default">{e.value} <span className="default-tag">default</span></span> : e.value} cls={e.isDefault ? 'is-default' : undefined} />
+              <KV
+                key={e.key}
+                k={e.key}
+                v={
+                  e.isDefault ? (
+                    <span title="Not in the file: the default">
+                      {e.value} <span className="default-tag">default</span>
+                    </span>
+                  ) : (
+                    e.value
+                  )
+                }
+                cls={e.isDefault ? 'is-default' : undefined}
+              />
             ))}
           </dl>
         </div>
       ))}
       {(d.weights.length > 0 || d.weightsMissing) && <h3>Weights</h3>}
-      {d.weightsMissing && <div className="callout callout-refused">This layer needs weights and the caffemodel has none for it.</div>}
+      {d.weightsMissing && (
+        <div className="callout callout-refused">This layer needs weights and the caffemodel has none for it.</div>
+      )}
       {d.weights.map((w) => (
         <div key={w.index} className="weight">
           <div className="weight-head">
@@ -251,7 +289,8 @@ function LayerView({ d }: { d: LayerDetails }) {
 function BlobLine({ name, shape }: { name: string; shape?: number[] }) {
   return (
     <span>
-      <span className="mono">{name}</span> <span className="muted mono">{shape ? formatShape(shape) : 'shape unknown'}</span>
+      <span className="mono">{name}</span>{' '}
+      <span className="muted mono">{shape ? formatShape(shape) : 'shape unknown'}</span>
     </span>
   );
 }
@@ -273,10 +312,19 @@ function ChainView({ d }: { d: ChainDetails }) {
       <ol className="chain-layers">
         {c.layers.map((l) => (
           <li key={l}>
-            <button type="button" className="link mono" onClick={() => select({ kind: 'layer', name: l })} aria-label={`Show layer ${l}`}>
+            <button
+              type="button"
+              className="link mono"
+              onClick={() => select({ kind: 'layer', name: l })}
+              aria-label={`Show layer ${l}`}
+            >
               {l}
             </button>
-            {c.removed.includes(l) ? <span className="muted"> — removed</span> : l === c.target ? <span className="muted"> — absorbs the chain</span> : null}
+            {c.removed.includes(l) ? (
+              <span className="muted"> — removed</span>
+            ) : l === c.target ? (
+              <span className="muted"> — absorbs the chain</span>
+            ) : null}
           </li>
         ))}
       </ol>
@@ -314,13 +362,20 @@ function ChainView({ d }: { d: ChainDetails }) {
 }
 
 export function SidePanel() {
-  const { selection, details, side } = useAppStore(useShallow((s) => ({ selection: s.selection, details: s.details, side: s.side })));
+  const { selection, details, side } = useAppStore(
+    useShallow((s) => ({ selection: s.selection, details: s.details, side: s.side })),
+  );
   const select = useAppStore((s) => s.select);
   return (
     <aside className="side-panel" aria-label="Details">
       {selection && (
         <div className="panel-top">
-          <button type="button" className="btn btn-ghost" onClick={() => select(undefined)} aria-label="Back to the overview">
+          <button
+            type="button"
+            className="btn btn-ghost"
+            onClick={() => select(undefined)}
+            aria-label="Back to the overview"
+          >
             ← Overview
           </button>
         </div>
@@ -332,7 +387,13 @@ export function SidePanel() {
         </div>
       )}
       {selection && details && !details.value && !details.error && <div className="panel-section muted">Loading…</div>}
-      {selection && details?.value && (selection.kind === 'chain' ? <ChainView d={details.value as ChainDetails} /> : <LayerView d={details.value as LayerDetails} />)}
+      {selection &&
+        details?.value &&
+        (selection.kind === 'chain' ? (
+          <ChainView d={details.value as ChainDetails} />
+        ) : (
+          <LayerView d={details.value as LayerDetails} />
+        ))}
     </aside>
   );
 }

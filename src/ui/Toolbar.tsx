@@ -5,7 +5,13 @@ import { useAppStore } from '../store/store';
 import type { FoldPhase } from '../worker/types';
 
 const PHASES: FoldPhase[] = ['parse', 'analyse', 'fold', 'verify', 'write'];
-const PHASE_LABEL: Record<FoldPhase, string> = { parse: 'Parse', analyse: 'Analyse', fold: 'Fold', verify: 'Verify', write: 'Write' };
+const PHASE_LABEL: Record<FoldPhase, string> = {
+  parse: 'Parse',
+  analyse: 'Analyse',
+  fold: 'Fold',
+  verify: 'Verify',
+  write: 'Write',
+};
 
 function SummaryBar() {
   const c = useAppStore(useShallow(selectFoldCounts));
@@ -43,7 +49,11 @@ function Progress() {
     <div className="progress" role="group" aria-label="Fold progress">
       <ol className="phases">
         {PHASES.map((p, i) => (
-          <li key={p} className={i < current ? 'done' : i === current ? 'current' : ''} aria-current={i === current ? 'step' : undefined}>
+          <li
+            key={p}
+            className={i < current ? 'done' : i === current ? 'current' : ''}
+            aria-current={i === current ? 'step' : undefined}
+          >
             {PHASE_LABEL[p]}
           </li>
         ))}
@@ -62,10 +72,22 @@ function SideToggle() {
   if (!hasResult) return null;
   return (
     <div className="segmented" role="radiogroup" aria-label="Graph shown">
-      <button type="button" role="radio" aria-checked={side === 'before'} className={side === 'before' ? 'on' : ''} onClick={() => void setSide('before')}>
+      <button
+        type="button"
+        role="radio"
+        aria-checked={side === 'before'}
+        className={side === 'before' ? 'on' : ''}
+        onClick={() => void setSide('before')}
+      >
         Before
       </button>
-      <button type="button" role="radio" aria-checked={side === 'after'} className={side === 'after' ? 'on' : ''} onClick={() => void setSide('after')}>
+      <button
+        type="button"
+        role="radio"
+        aria-checked={side === 'after'}
+        className={side === 'after' ? 'on' : ''}
+        onClick={() => void setSide('after')}
+      >
         After
       </button>
     </div>
@@ -73,21 +95,41 @@ function SideToggle() {
 }
 
 function Downloads() {
-  const { result, zipping, stale } = useAppStore(useShallow((s) => ({ result: s.result, zipping: s.zipping, stale: selectResultStale(s) })));
+  const { result, zipping, stale } = useAppStore(
+    useShallow((s) => ({ result: s.result, zipping: s.zipping, stale: selectResultStale(s) })),
+  );
   const download = useAppStore((s) => s.download);
   if (!result || stale) return null;
   return (
     <div className="downloads" role="group" aria-label="Downloads">
-      <button type="button" className="btn" onClick={() => void download('prototxt')} aria-label={`Download ${result.prototxt.name}`} title={`${result.prototxt.name}, ${formatBytes(result.prototxt.blob.size)}`}>
+      <button
+        type="button"
+        className="btn"
+        onClick={() => void download('prototxt')}
+        aria-label={`Download ${result.prototxt.name}`}
+        title={`${result.prototxt.name}, ${formatBytes(result.prototxt.blob.size)}`}
+      >
         .prototxt
       </button>
       {result.caffemodel && (
-        <button type="button" className="btn" onClick={() => void download('caffemodel')} aria-label={`Download ${result.caffemodel.name}`} title={`${result.caffemodel.name}, ${formatBytes(result.caffemodel.blob.size)}`}>
+        <button
+          type="button"
+          className="btn"
+          onClick={() => void download('caffemodel')}
+          aria-label={`Download ${result.caffemodel.name}`}
+          title={`${result.caffemodel.name}, ${formatBytes(result.caffemodel.blob.size)}`}
+        >
           .caffemodel
         </button>
       )}
       {result.caffemodel && (
-        <button type="button" className="btn" onClick={() => void download('zip')} disabled={zipping} aria-label="Download both as a .zip">
+        <button
+          type="button"
+          className="btn"
+          onClick={() => void download('zip')}
+          disabled={zipping}
+          aria-label="Download both as a .zip"
+        >
           {zipping ? 'Zipping…' : 'Both (.zip)'}
         </button>
       )}
@@ -97,7 +139,13 @@ function Downloads() {
 
 function FoldButton() {
   const { running, hasResult, stale, foldable, done } = useAppStore(
-    useShallow((s) => ({ running: s.job.status === 'running', hasResult: !!s.result, stale: selectResultStale(s), foldable: selectFoldCounts(s).foldable, done: s.job.status === 'done' })),
+    useShallow((s) => ({
+      running: s.job.status === 'running',
+      hasResult: !!s.result,
+      stale: selectResultStale(s),
+      foldable: selectFoldCounts(s).foldable,
+      done: s.job.status === 'done',
+    })),
   );
   const fold = useAppStore((s) => s.fold);
   const hasWeights = useAppStore((s) => !!s.summary?.caffemodel);
@@ -105,7 +153,12 @@ function FoldButton() {
   if (!hasWeights) {
     // Structure only: show what would fold, but folding needs the weights.
     return (
-      <button type="button" className="btn btn-primary" disabled title="Drop the .caffemodel that goes with this .prototxt to fold it">
+      <button
+        type="button"
+        className="btn btn-primary"
+        disabled
+        title="Drop the .caffemodel that goes with this .prototxt to fold it"
+      >
         Add the .caffemodel to fold
       </button>
     );
@@ -119,7 +172,12 @@ function FoldButton() {
     );
   }
   return (
-    <button type="button" className="btn btn-primary" onClick={() => void fold()} title={foldable === 0 ? 'Nothing to fold: the files are written as they are, checked' : undefined}>
+    <button
+      type="button"
+      className="btn btn-primary"
+      onClick={() => void fold()}
+      title={foldable === 0 ? 'Nothing to fold: the files are written as they are, checked' : undefined}
+    >
       {again ? 'Fold again' : foldable === 0 ? 'Write as is' : `Fold ${plural(foldable, 'chain')}`}
     </button>
   );

@@ -33,7 +33,13 @@ const LABEL_CHAR = LABEL_FONT * 0.6;
 
 function RouteEdgeView({ data, sourceX, sourceY, targetX, targetY, markerEnd }: EdgeProps<RouteFlowEdge>) {
   const e = data!.edge;
-  const pts = e.points.length >= 2 ? e.points : [{ x: sourceX, y: sourceY }, { x: targetX, y: targetY }];
+  const pts =
+    e.points.length >= 2
+      ? e.points
+      : [
+          { x: sourceX, y: sourceY },
+          { x: targetX, y: targetY },
+        ];
   const path = roundedPath(pts);
   const lp = e.labelPos ?? { x: (pts[0].x + pts[pts.length - 1].x) / 2, y: (pts[0].y + pts[pts.length - 1].y) / 2 };
   const w = e.label.length * LABEL_CHAR + 8;

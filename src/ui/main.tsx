@@ -13,6 +13,8 @@ createRoot(document.getElementById('root')!).render(
 // Offline: the built app registers its service worker (vite.config.ts writes sw.js with the list of every file).
 if (import.meta.env.PROD && 'serviceWorker' in navigator) {
   window.addEventListener('load', () => {
-    navigator.serviceWorker.register('./sw.js').catch((e: unknown) => console.warn('caffe-fold: offline mode is unavailable:', e));
+    navigator.serviceWorker
+      .register('./sw.js')
+      .catch((e: unknown) => console.warn('caffe-fold: offline mode is unavailable:', e));
   });
 }

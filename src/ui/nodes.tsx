@@ -17,15 +17,32 @@ function Row({ row, skipped, selected }: { row: GraphRow; skipped: boolean; sele
     e.stopPropagation();
     selectLayer(row.layer);
   };
-  const cls = ['node-row', `cat-${row.category}`, row.chain && !skipped ? 'in-chain' : '', row.removed && !skipped ? 'removed' : '', row.refused ? 'refused' : '', selected ? 'is-selected' : '']
+  const cls = [
+    'node-row',
+    `cat-${row.category}`,
+    row.chain && !skipped ? 'in-chain' : '',
+    row.removed && !skipped ? 'removed' : '',
+    row.refused ? 'refused' : '',
+    selected ? 'is-selected' : '',
+  ]
     .filter(Boolean)
     .join(' ');
   return (
-    <div className={cls} onClick={onClick} title={row.refused ? `Not folded: ${row.refused}` : row.removed && !skipped ? `${row.layer} is folded away` : row.layer}>
+    <div
+      className={cls}
+      onClick={onClick}
+      title={
+        row.refused ? `Not folded: ${row.refused}` : row.removed && !skipped ? `${row.layer} is folded away` : row.layer
+      }
+    >
       <span className="row-dot" aria-hidden="true" />
       <span className="row-type">{row.type}</span>
       <span className="row-name">{row.layer}</span>
-      {row.refused && <span className="refused-mark" aria-label="refused">!</span>}
+      {row.refused && (
+        <span className="refused-mark" aria-label="refused">
+          !
+        </span>
+      )}
     </div>
   );
 }
@@ -33,9 +50,16 @@ function Row({ row, skipped, selected }: { row: GraphRow; skipped: boolean; sele
 function LayerNodeView({ data }: NodeProps<LayerFlowNode>) {
   const n = data.node;
   const layers = useMemo(() => [n.layer, ...n.rows.map((r) => r.layer)], [n]);
-  const chains = useMemo(() => [...new Set([n.chain, ...n.rows.map((r) => r.chain)].filter((c): c is string => !!c))], [n]);
+  const chains = useMemo(
+    () => [...new Set([n.chain, ...n.rows.map((r) => r.chain)].filter((c): c is string => !!c))],
+    [n],
+  );
   const selected = useAppStore((s) => isNodeSelected(s.selection, layers, chains));
-  const selectedRow = useAppStore((s) => (s.selection?.kind === 'layer' && s.selection.name !== n.layer && layers.includes(s.selection.name) ? s.selection.name : undefined));
+  const selectedRow = useAppStore((s) =>
+    s.selection?.kind === 'layer' && s.selection.name !== n.layer && layers.includes(s.selection.name)
+      ? s.selection.name
+      : undefined,
+  );
   const skippedList = useAppStore(useShallow((s) => chains.map((c) => !!s.skip[c])));
   const skipped = (id: string | undefined) => !!id && skippedList[chains.indexOf(id)];
   const inChain = chains.length > 0 && chains.some((c) => !skipped(c));
@@ -53,7 +77,12 @@ function LayerNodeView({ data }: NodeProps<LayerFlowNode>) {
     .join(' ');
   const badgeChain = n.badge ? (n.chain ?? n.rows.find((r) => r.chain)?.chain) : undefined;
   return (
-    <div className={cls} style={{ width: n.width, height: n.height }} title={n.refused ? `Not folded: ${n.refused}` : undefined} data-layer={n.layer}>
+    <div
+      className={cls}
+      style={{ width: n.width, height: n.height }}
+      title={n.refused ? `Not folded: ${n.refused}` : undefined}
+      data-layer={n.layer}
+    >
       <Handle type="target" position={Position.Top} className="flow-handle" isConnectable={false} />
       <div className="node-head">
         <div className="node-title">
@@ -99,7 +128,13 @@ function ChainGroupView({ data }: NodeProps<GroupFlowNode>) {
   const g = data.group;
   const kept = useAppStore((s) => !!s.skip[g.id]);
   const selected = useAppStore((s) => s.selection?.kind === 'chain' && s.selection.id === g.id);
-  return <div className={`chain-group${kept ? ' kept' : ''}${selected ? ' is-selected' : ''}`} style={{ width: g.width, height: g.height }} aria-hidden="true" />;
+  return (
+    <div
+      className={`chain-group${kept ? ' kept' : ''}${selected ? ' is-selected' : ''}`}
+      style={{ width: g.width, height: g.height }}
+      aria-hidden="true"
+    />
+  );
 }
 
 export const LayerNode = memo(LayerNodeView);

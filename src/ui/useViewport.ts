@@ -14,7 +14,10 @@ const PAN_STEP = 80;
  * canvas size comes from a ResizeObserver (reported after layout), so setting the view never forces a synchronous
  * layout of the page; the view of a new graph is set before its first paint.
  */
-export function useFitView(layout: GraphLayout | undefined, rf: ReactFlowInstance): { wrapper: (el: HTMLDivElement | null) => void; fit: () => void } {
+export function useFitView(
+  layout: GraphLayout | undefined,
+  rf: ReactFlowInstance,
+): { wrapper: (el: HTMLDivElement | null) => void; fit: () => void } {
   const size = useRef<{ w: number; h: number } | undefined>(undefined);
   const fit = useCallback(() => {
     if (!layout || !size.current) return;

@@ -2,7 +2,15 @@
  * The worker's API: plain typed async functions over core. The worker keeps the loaded model; the main thread
  * keeps only File handles, summaries and the graph. Every function returns a Result: errors cross as plain data.
  */
-import { chainDetails as coreChainDetails, detectKind, foldLoaded, loadFiles, outputNames, type FoldResult, type Loaded } from '../core/pipeline';
+import {
+  chainDetails as coreChainDetails,
+  detectKind,
+  foldLoaded,
+  loadFiles,
+  outputNames,
+  type FoldResult,
+  type Loaded,
+} from '../core/pipeline';
 import type { FoldOptions, FoldPhase } from '../core/fold/types';
 import { blobFloats } from '../core/fold/blobs';
 import { attempt } from './errors';
@@ -37,7 +45,8 @@ interface State {
 
 let state: State = { layouts: {} };
 
-const readAll = (files: (FileIn | undefined)[]) => Promise.all(files.map((f) => (f ? f.file.arrayBuffer().then((b) => new Uint8Array(b)) : undefined)));
+const readAll = (files: (FileIn | undefined)[]) =>
+  Promise.all(files.map((f) => (f ? f.file.arrayBuffer().then((b) => new Uint8Array(b)) : undefined)));
 
 function needLoaded(): Loaded {
   if (!state.loaded) throw new Error('No model is loaded in the worker.');
@@ -70,21 +79,31 @@ export const api = {
    * the main thread. A reload of the same files (after a cancel restarted the worker) keeps the folded result.
    * A pair whose layers lack weights is refused unless the user chose to load it anyway.
    */
-  async load(prototxt: FileIn, caffemodel?: FileIn, reload = false, opts: LoadChoices = {}): Promise<Result<LoadSummary>> {
+  async load(
+    prototxt: FileIn,
+    caffemodel?: FileIn,
+    reload = false,
+    opts: LoadChoices = {},
+  ): Promise<Result<LoadSummary>> {
     return attempt(async () => {
       const timer = new PhaseTimer();
       const [pb, mb] = await readAll([prototxt, caffemodel]);
       timer.end('read');
       // Parsed before the state is touched: files that fail to load leave the model that was loaded.
-      const loaded = loadFiles({ name: prototxt.name, bytes: pb! }, caffemodel && mb ? { name: caffemodel.name, bytes: mb } : undefined, {
-        allowMissingWeights: opts.allowMissingWeights,
-        onPhaseEnd: (p) => timer.end(p),
-      });
+      const loaded = loadFiles(
+        { name: prototxt.name, bytes: pb! },
+        caffemodel && mb ? { name: caffemodel.name, bytes: mb } : undefined,
+        {
+          allowMissingWeights: opts.allowMissingWeights,
+          onPhaseEnd: (p) => timer.end(p),
+        },
+      );
       state = reload ? { layouts: state.layouts, folded: state.folded, after: state.after } : { layouts: {} };
       state.loaded = loaded;
       return {
         prototxt: { name: prototxt.name, size: pb!.byteLength, kind: 'prototxt' as const },
-        caffemodel: caffemodel && mb ? { name: caffemodel.name, size: mb.byteLength, kind: 'caffemodel' as const } : undefined,
+        caffemodel:
+          caffemodel && mb ? { name: caffemodel.name, size: mb.byteLength, kind: 'caffemodel' as const } : undefined,
         netName: loaded.net.name,
         layerCount: loaded.net.layers.length,
         analysis: loaded.analysis,
@@ -149,7 +168,12 @@ export const api = {
       const chain = l.analysis.chains.find((c) => c.id === id);
       if (!chain) throw new Error(`There is no chain "${id}".`);
       const d = coreChainDetails(l, id);
-      return { chain, stats: d.stats, proof: d.proof, warnings: l.analysis.warnings.filter((w) => w.layer && chain.layers.includes(w.layer)) };
+      return {
+        chain,
+        stats: d.stats,
+        proof: d.proof,
+        warnings: l.analysis.warnings.filter((w) => w.layer && chain.layers.includes(w.layer)),
+      };
     });
   },
 
@@ -193,7 +217,11 @@ export const api = {
       const output = await makeOutput(result.caffemodel.name, result.caffemodel.chunks);
       const blob = output.file; // a File in OPFS, or a Blob
       timer.end('output');
-      state.folded = { prototxt: result.prototxt, report: result.report, caffemodel: { name: result.caffemodel.name, blob } };
+      state.folded = {
+        prototxt: result.prototxt,
+        report: result.report,
+        caffemodel: { name: result.caffemodel.name, blob },
+      };
       return {
         report: result.report,
         outputNames: { prototxt: result.prototxt.name, caffemodel: result.caffemodel.name },
@@ -209,7 +237,10 @@ export const api = {
     return attempt(() => {
       const f = state.folded;
       if (!f) throw new Error('Nothing has been folded yet.');
-      return { prototxt: { name: f.prototxt.name, blob: new Blob([f.prototxt.text], { type: 'text/plain' }) }, caffemodel: f.caffemodel };
+      return {
+        prototxt: { name: f.prototxt.name, blob: new Blob([f.prototxt.text], { type: 'text/plain' }) },
+        caffemodel: f.caffemodel,
+      };
     });
   },
 

@@ -28,7 +28,12 @@ export type CheckProgressCallback = (step: string, done: number, total: number) 
 const bytesOf = async (f: FileIn) => new Uint8Array(await f.file.arrayBuffer());
 
 export const checkApi = {
-  async check(original: CheckPairIn, folded: CheckPairIn, opts: CheckOptions = {}, onProgress?: CheckProgressCallback): Promise<Result<WholeNetCheck>> {
+  async check(
+    original: CheckPairIn,
+    folded: CheckPairIn,
+    opts: CheckOptions = {},
+    onProgress?: CheckProgressCallback,
+  ): Promise<Result<WholeNetCheck>> {
     return attempt(async () => {
       // Progress reaches the page at most every 50 ms, and at every new step: each report is a message and a
       // store update on the main thread.
@@ -50,7 +55,12 @@ export const checkApi = {
         bytesOf(folded.caffemodel),
       ]);
       report('Loading the engine (OpenCV DNN, WebAssembly)', 1, 1);
-      return compareModels(openCvEngine(cv), { prototxt: op, caffemodel: ow }, { prototxt: fp, caffemodel: fw }, { ...opts, onProgress: report });
+      return compareModels(
+        openCvEngine(cv),
+        { prototxt: op, caffemodel: ow },
+        { prototxt: fp, caffemodel: fw },
+        { ...opts, onProgress: report },
+      );
     });
   },
 

@@ -17,7 +17,15 @@ export function chainFrames(model: Pick<GraphModel, 'layerNode' | 'chainLabels'>
     const y0 = Math.min(...ns.map((n) => n.y)) - GROUP_PAD;
     const x1 = Math.max(...ns.map((n) => n.x + n.width)) + GROUP_PAD;
     const y1 = Math.max(...ns.map((n) => n.y + n.height)) + GROUP_PAD;
-    groups.push({ id, label: model.chainLabels[id] ?? id, nodeIds: [...set], x: x0, y: y0, width: x1 - x0, height: y1 - y0 });
+    groups.push({
+      id,
+      label: model.chainLabels[id] ?? id,
+      nodeIds: [...set],
+      x: x0,
+      y: y0,
+      width: x1 - x0,
+      height: y1 - y0,
+    });
   }
   return groups;
 }

@@ -10,18 +10,41 @@ import { resnetDeploy } from '../../scripts/resnet-prototxt';
 
 const net = (text: string) => buildNet(parsePrototxt(text));
 const input = `input: "data" input_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n`;
-const conv = (name: string, bottom: string, top = name) => `layer { name: "${name}" type: "Convolution" bottom: "${bottom}" top: "${top}" convolution_param { num_output: 4 kernel_size: 1 } }\n`;
-const inplace = (name: string, type: string, blob: string) => `layer { name: "${name}" type: "${type}" bottom: "${blob}" top: "${blob}" }\n`;
+const conv = (name: string, bottom: string, top = name) =>
+  `layer { name: "${name}" type: "Convolution" bottom: "${bottom}" top: "${top}" convolution_param { num_output: 4 kernel_size: 1 } }\n`;
+const inplace = (name: string, type: string, blob: string) =>
+  `layer { name: "${name}" type: "${type}" bottom: "${blob}" top: "${blob}" }\n`;
 
 const chainAnalysis = (over: Partial<Analysis['chains'][number]>): Analysis => ({
-  chains: [{ id: 'c1', pattern: 'producer-bn-scale', label: 'Conv+BN+Scale', target: 'c1', producer: 'c1', bn: 'bn1', scale: 'sc1', layers: ['c1', 'bn1', 'sc1'], removed: ['bn1', 'sc1'], outputTop: 'c1', ...over }],
+  chains: [
+    {
+      id: 'c1',
+      pattern: 'producer-bn-scale',
+      label: 'Conv+BN+Scale',
+      target: 'c1',
+      producer: 'c1',
+      bn: 'bn1',
+      scale: 'sc1',
+      layers: ['c1', 'bn1', 'sc1'],
+      removed: ['bn1', 'sc1'],
+      outputTop: 'c1',
+      ...over,
+    },
+  ],
   refusals: [],
   warnings: [],
 });
 
 describe('buildGraph', () => {
   it('draws in-place layers as rows of their producer, and a chain badge on its first node', () => {
-    const n = net(input + conv('c1', 'data') + inplace('bn1', 'BatchNorm', 'c1') + inplace('sc1', 'Scale', 'c1') + inplace('r1', 'ReLU', 'c1') + conv('c2', 'c1'));
+    const n = net(
+      input +
+        conv('c1', 'data') +
+        inplace('bn1', 'BatchNorm', 'c1') +
+        inplace('sc1', 'Scale', 'c1') +
+        inplace('r1', 'ReLU', 'c1') +
+        conv('c2', 'c1'),
+    );
     const g = buildGraph(n, chainAnalysis({}), new Map([['c1@3', [1, 4, 8, 8]]]), 'before');
     expect(g.nodes.map((x) => x.layer)).toEqual(['data', 'c1', 'c2']);
     const c1 = g.nodes[1];
@@ -39,7 +62,9 @@ describe('buildGraph', () => {
   });
 
   it('gives an in-place layer its own node when its input is also read by another layer (a fork)', () => {
-    const n = net(input + conv('c1', 'data') + conv('side', 'c1', 'side') + inplace('r1', 'ReLU', 'c1') + conv('c2', 'c1'));
+    const n = net(
+      input + conv('c1', 'data') + conv('side', 'c1', 'side') + inplace('r1', 'ReLU', 'c1') + conv('c2', 'c1'),
+    );
     const g = buildGraph(n, undefined, new Map(), 'before');
     expect(g.nodes.map((x) => x.layer)).toEqual(['data', 'c1', 'side', 'r1', 'c2']);
     const r1 = g.nodes[3];
@@ -49,13 +74,24 @@ describe('buildGraph', () => {
 
   it('marks refused layers with their reason', () => {
     const n = net(input + conv('c1', 'data') + inplace('bn1', 'BatchNorm', 'c1'));
-    const a: Analysis = { chains: [], refusals: [{ layer: 'bn1', type: 'BatchNorm', code: 'bn-batch-stats', reason: 'use_global_stats: false' }], warnings: [] };
+    const a: Analysis = {
+      chains: [],
+      refusals: [{ layer: 'bn1', type: 'BatchNorm', code: 'bn-batch-stats', reason: 'use_global_stats: false' }],
+      warnings: [],
+    };
     const g = buildGraph(n, a, new Map(), 'before');
     expect(g.nodes[1].rows[0].refused).toBe('use_global_stats: false');
   });
 
   it('sizes nodes from their content', () => {
-    const base = { type: 'Convolution', layer: 'c', rows: [], badge: undefined, outShape: undefined, refused: undefined };
+    const base = {
+      type: 'Convolution',
+      layer: 'c',
+      rows: [],
+      badge: undefined,
+      outShape: undefined,
+      refused: undefined,
+    };
     const one = nodeSize(base);
     const rows = nodeSize({ ...base, rows: [{ layer: 'r', type: 'ReLU', category: 'activation' }] });
     expect(rows.height).toBeGreaterThan(one.height);
@@ -65,7 +101,12 @@ describe('buildGraph', () => {
 
 describe('layoutGraph', () => {
   it('lays out top to bottom without overlaps, with routed edges and a frame around a chain that spans nodes', async () => {
-    const text = input + conv('c1', 'data') + `layer { name: "bn1" type: "BatchNorm" bottom: "c1" top: "b1" }\n` + inplace('sc1', 'Scale', 'b1') + conv('c2', 'b1');
+    const text =
+      input +
+      conv('c1', 'data') +
+      `layer { name: "bn1" type: "BatchNorm" bottom: "c1" top: "b1" }\n` +
+      inplace('sc1', 'Scale', 'b1') +
+      conv('c2', 'b1');
     const n = net(text);
     const model = buildGraph(n, chainAnalysis({ outputTop: 'b1' }), new Map(), 'before');
     const out = await layoutGraph(model);
@@ -144,4 +185,5 @@ describe('layoutGraph on ResNet-152 (generated, 670 layers)', () => {
   });
 });
 
-if (!existsSync(resolve(__dirname, '../../../shared'))) console.warn('../shared is absent: skipping the ResNet-50 layout test');
+if (!existsSync(resolve(__dirname, '../../../shared')))
+  console.warn('../shared is absent: skipping the ResNet-50 layout test');

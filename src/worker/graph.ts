@@ -38,7 +38,10 @@ export const NODE_MIN_W = 176;
 export const NODE_MAX_W = 340;
 
 /** Node size from its text, so React Flow needs no measuring pass. */
-export function nodeSize(n: Pick<GraphNode, 'type' | 'layer' | 'rows' | 'badge' | 'outShape' | 'refused'>): { width: number; height: number } {
+export function nodeSize(n: Pick<GraphNode, 'type' | 'layer' | 'rows' | 'badge' | 'outShape' | 'refused'>): {
+  width: number;
+  height: number;
+} {
   const header = n.type.length * (CHAR_W + 0.6) + (n.badge ? n.badge.length * 6.4 + 26 : 0) + (n.refused ? 22 : 0);
   const name = n.layer.length * CHAR_W;
   const shape = n.outShape ? (n.outShape.length + 2) * 6.4 : 0;
@@ -74,7 +77,12 @@ interface Building {
   layerNode: Record<string, string>;
 }
 
-export function buildGraph(net: NetLike, analysis: Analysis | undefined, shapes: Map<string, number[]>, side: GraphSide): GraphModel {
+export function buildGraph(
+  net: NetLike,
+  analysis: Analysis | undefined,
+  shapes: Map<string, number[]>,
+  side: GraphSide,
+): GraphModel {
   const { marksOf, chainLabels } = layerMarks(analysis);
   const g: Building = { nodes: [], byId: new Map(), owner: new Map(), edges: [], layerNode: {} };
   for (const input of net.inputs) addInputNode(g, input, shapes);
@@ -94,12 +102,17 @@ export function buildGraph(net: NetLike, analysis: Analysis | undefined, shapes:
 }
 
 /** Chains and refusals by layer name, and the labels of the chains. */
-function layerMarks(analysis: Analysis | undefined): { marksOf: (layer: string) => Marks; chainLabels: Record<string, string> } {
+function layerMarks(analysis: Analysis | undefined): {
+  marksOf: (layer: string) => Marks;
+  chainLabels: Record<string, string>;
+} {
   const chainOf = new Map<string, NonNullable<Marks['chain']>>();
   const chainLabels: Record<string, string> = {};
   for (const c of analysis?.chains ?? []) {
     chainLabels[c.id] = c.label;
-    c.layers.forEach((l, i) => chainOf.set(l, { id: c.id, label: c.label, removed: c.removed.includes(l), first: i === 0 }));
+    c.layers.forEach((l, i) =>
+      chainOf.set(l, { id: c.id, label: c.label, removed: c.removed.includes(l), first: i === 0 }),
+    );
   }
   const refusedOf = new Map<string, string>();
   for (const r of analysis?.refusals ?? []) refusedOf.set(r.layer, r.reason);
@@ -123,7 +136,11 @@ function addInputNode(g: Building, input: NetLike['inputs'][number], shapes: Map
       type: 'Input',
       category: 'data',
       rows: [],
-      outShape: input.shape ? formatShape(input.shape) : shapes.has(input.ref.id) ? formatShape(shapes.get(input.ref.id)) : undefined,
+      outShape: input.shape
+        ? formatShape(input.shape)
+        : shapes.has(input.ref.id)
+          ? formatShape(shapes.get(input.ref.id))
+          : undefined,
       x: 0,
       y: 0,
       width: 0,
@@ -156,7 +173,13 @@ function rowHost(g: Building, net: NetLike, layer: NetLayerLike): HostNode | und
 }
 
 /** An in-place layer as a row of its host: the host now owns the layer's top and shows its shape. */
-function addRow(g: Building, host: HostNode, layer: NetLayerLike, { chain, refused }: Marks, shapes: Map<string, number[]>) {
+function addRow(
+  g: Building,
+  host: HostNode,
+  layer: NetLayerLike,
+  { chain, refused }: Marks,
+  shapes: Map<string, number[]>,
+) {
   const t = layer.topRefs[0];
   const row: GraphRow = { layer: layer.name, type: layer.type, category: layerCategory(layer.type) };
   if (chain) {
@@ -201,7 +224,15 @@ function addLayerNode(g: Building, layer: NetLayerLike, { chain, refused }: Mark
     const src = g.owner.get(ref.id);
     if (!src) return;
     const shape = shapes.get(ref.id);
-    g.edges.push({ id: `${ref.id}>${id}#${k}`, source: src, target: id, blob: ref.name, shape, label: edgeLabel(ref.name, shape), points: [] });
+    g.edges.push({
+      id: `${ref.id}>${id}#${k}`,
+      source: src,
+      target: id,
+      blob: ref.name,
+      shape,
+      label: edgeLabel(ref.name, shape),
+      points: [],
+    });
   });
   for (const ref of layer.topRefs) g.owner.set(ref.id, id);
 }

@@ -37,7 +37,18 @@ interface V {
 /** The phases in order. Each one sets a field of the vertices (rank, order, x) that the phases after it read. */
 export function layoutGraph(model: GraphModel): GraphLayout {
   const t0 = performance.now();
-  const vs: V[] = model.nodes.map((n, i) => ({ id: n.id, node: n, w: n.width, h: n.height, rank: 0, order: 0, x: 0, seq: i, preds: [], succs: [] }));
+  const vs: V[] = model.nodes.map((n, i) => ({
+    id: n.id,
+    node: n,
+    w: n.width,
+    h: n.height,
+    rank: 0,
+    order: 0,
+    x: 0,
+    seq: i,
+    preds: [],
+    succs: [],
+  }));
   const byId = new Map(vs.map((v) => [v.id, v]));
   assignRanks(vs, byId, model.edges);
   const { all, paths } = addDummies(vs, byId, model.edges);
@@ -75,7 +86,8 @@ function assignRanks(vs: V[], byId: Map<string, V>, edges: GraphEdge[]) {
   }
   const topo = topologicalOrder(vs, out, indeg);
   const pos = new Map(topo.map((v, i) => [v, i]));
-  for (const v of topo) for (const t of out.get(v)!) if (pos.get(t)! > pos.get(v)!) t.rank = Math.max(t.rank, v.rank + 1);
+  for (const v of topo)
+    for (const t of out.get(v)!) if (pos.get(t)! > pos.get(v)!) t.rank = Math.max(t.rank, v.rank + 1);
 }
 
 /** Kahn's algorithm taking the lowest model index among the ready vertices; `indeg` is used up. */
@@ -113,7 +125,18 @@ function addDummies(vs: V[], byId: Map<string, V>, edges: GraphEdge[]): { all: V
     const path = [s];
     if (t.rank > s.rank) {
       for (let r = s.rank + 1; r < t.rank; r++) {
-        const d: V = { id: `${e.id}:${r}`, w: DUMMY_W, h: 0, rank: r, order: 0, x: 0, seq: s.seq + 0.5, preds: [], succs: [], origin: s };
+        const d: V = {
+          id: `${e.id}:${r}`,
+          w: DUMMY_W,
+          h: 0,
+          rank: r,
+          order: 0,
+          x: 0,
+          seq: s.seq + 0.5,
+          preds: [],
+          succs: [],
+          origin: s,
+        };
         all.push(d);
         path.push(d);
       }
@@ -160,7 +183,11 @@ function sweep(row: V[], side: 'preds' | 'succs') {
  * successors. Aligning only downwards keeps a chain of layers in one straight column.
  */
 function placeRanks(ranks: V[][]) {
-  for (const row of ranks) place(row, row.map(() => 0));
+  for (const row of ranks)
+    place(
+      row,
+      row.map(() => 0),
+    );
   for (let it = 0; it < X_ITERATIONS; it++) {
     for (let r = 1; r < ranks.length; r++) pull(ranks[r], 'preds');
     for (let r = ranks.length - 1; r >= 0; r--) pull(ranks[r], 'sources');
@@ -214,7 +241,13 @@ function shiftToPadding(all: V[]): number {
 }
 
 /** Each edge's orthogonal route from its source's bottom to its target's top, through its dummies. */
-function routeEdges(edges: GraphEdge[], paths: Map<string, V[]>, byId: Map<string, V>, top: number[], height: number[]): GraphEdge[] {
+function routeEdges(
+  edges: GraphEdge[],
+  paths: Map<string, V[]>,
+  byId: Map<string, V>,
+  top: number[],
+  height: number[],
+): GraphEdge[] {
   const ports = edgePorts(edges, paths, byId);
   // A blob read by several layers is labelled once, on its first edge.
   const labelled = new Set<string>();
@@ -226,7 +259,8 @@ function routeEdges(edges: GraphEdge[], paths: Map<string, V[]>, byId: Map<strin
     if (!path) return { ...e, label, points: [] as Point[] };
     const [s, t] = [path[0], path[path.length - 1]];
     const points: Point[] = [{ x: ports.get(`out:${e.id}`)!, y: top[s.rank] + s.h }];
-    for (const d of path.slice(1, -1)) points.push({ x: d.x, y: top[d.rank] }, { x: d.x, y: top[d.rank] + height[d.rank] });
+    for (const d of path.slice(1, -1))
+      points.push({ x: d.x, y: top[d.rank] }, { x: d.x, y: top[d.rank] + height[d.rank] });
     points.push({ x: ports.get(`in:${e.id}`)!, y: top[t.rank] });
     const route = orthogonal(points);
     return { ...e, label, points: route, labelPos: { x: route[0].x, y: route[0].y + RANK_GAP / 2 } };
@@ -246,7 +280,7 @@ function edgePorts(edges: GraphEdge[], paths: Map<string, V[]>, byId: Map<string
       const p = paths.get(e.id);
       if (!p) continue;
       const node = dir === 'out' ? e.source : e.target;
-      const other = (dir === 'out' ? p[1] ?? p[0] : p[p.length - 2] ?? p[0]).x;
+      const other = (dir === 'out' ? (p[1] ?? p[0]) : (p[p.length - 2] ?? p[0])).x;
       let list = byNode.get(node);
       if (!list) byNode.set(node, (list = []));
       list.push({ id: e.id, other });
@@ -295,7 +329,10 @@ function place(row: V[], wanted: number[]) {
     sum.push(w * (wanted[i] - c[i]));
     weight.push(w);
     size.push(1);
-    while (sum.length > 1 && sum[sum.length - 2] / weight[weight.length - 2] > sum[sum.length - 1] / weight[weight.length - 1]) {
+    while (
+      sum.length > 1 &&
+      sum[sum.length - 2] / weight[weight.length - 2] > sum[sum.length - 1] / weight[weight.length - 1]
+    ) {
       sum[sum.length - 2] += sum.pop()!;
       weight[weight.length - 2] += weight.pop()!;
       size[size.length - 2] += size.pop()!;

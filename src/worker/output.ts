@@ -20,10 +20,12 @@ let held: Promise<void> | undefined;
 function holdLock(): Promise<void> {
   held ??= new Promise<void>((granted, refused) => {
     if (!navigator.locks) return refused(new Error('This browser has no Web Locks.'));
-    navigator.locks.request(LOCK(SESSION), () => {
-      granted();
-      return new Promise<never>(() => {});
-    }).catch(refused);
+    navigator.locks
+      .request(LOCK(SESSION), () => {
+        granted();
+        return new Promise<never>(() => {});
+      })
+      .catch(refused);
   });
   return held;
 }
@@ -59,7 +61,8 @@ export async function clearStaleOutputs(): Promise<void> {
     await holdLock();
     const root = await outputRoot();
     const live = new Set(((await navigator.locks.query()).held ?? []).map((l) => l.name));
-    for (const name of await keys(root)) if (!live.has(LOCK(name))) await root.removeEntry(name, { recursive: true }).catch(() => undefined);
+    for (const name of await keys(root))
+      if (!live.has(LOCK(name))) await root.removeEntry(name, { recursive: true }).catch(() => undefined);
   } catch {
     /* no OPFS or no locks: nothing to clear */
   }

@@ -49,7 +49,7 @@ export function layerParams(layer: Pick<NetLayer, 'type' | 'msg' | 'v1Type'>): P
   if (own.length) groups.push({ name: 'layer', entries: own });
   const v1 = layer.v1Type !== undefined;
   const fieldName = layerParamFieldFor(layer.type);
-  const messageName = fieldName ? paramMessageName(fieldName, v1) ?? paramMessageName(fieldName) : undefined;
+  const messageName = fieldName ? (paramMessageName(fieldName, v1) ?? paramMessageName(fieldName)) : undefined;
   const expected = fieldName && messageName ? { field: fieldName, message: messageName } : undefined;
   let sawExpected = false;
   for (const f of paramFields) {

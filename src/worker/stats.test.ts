@@ -14,13 +14,17 @@ describe('tensorStats', () => {
   });
   it('is shift-invariant in std and bounded by min/max (property)', () => {
     fc.assert(
-      fc.property(fc.array(fc.double({ min: -1e3, max: 1e3, noNaN: true }), { minLength: 1, maxLength: 50 }), fc.double({ min: -100, max: 100, noNaN: true }), (xs, k) => {
-        const a = tensorStats(xs);
-        const b = tensorStats(xs.map((x) => x + k));
-        expect(a.mean).toBeGreaterThanOrEqual(a.min - 1e-9);
-        expect(a.mean).toBeLessThanOrEqual(a.max + 1e-9);
-        expect(Math.abs(a.std - b.std)).toBeLessThan(1e-6 * (1 + a.std));
-      }),
+      fc.property(
+        fc.array(fc.double({ min: -1e3, max: 1e3, noNaN: true }), { minLength: 1, maxLength: 50 }),
+        fc.double({ min: -100, max: 100, noNaN: true }),
+        (xs, k) => {
+          const a = tensorStats(xs);
+          const b = tensorStats(xs.map((x) => x + k));
+          expect(a.mean).toBeGreaterThanOrEqual(a.min - 1e-9);
+          expect(a.mean).toBeLessThanOrEqual(a.max + 1e-9);
+          expect(Math.abs(a.std - b.std)).toBeLessThan(1e-6 * (1 + a.std));
+        },
+      ),
     );
   });
   it('names BatchNorm blobs as Caffe stores them', () => {

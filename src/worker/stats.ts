@@ -25,7 +25,14 @@ export function tensorStats(values: ArrayLike<number>): TensorStats {
     const v = values[i];
     if (Number.isFinite(v)) ss += (v - mean) * (v - mean);
   }
-  return { count: values.length, min: n ? min : NaN, max: n ? max : NaN, mean, std: n ? Math.sqrt(ss / n) : NaN, nonFinite };
+  return {
+    count: values.length,
+    min: n ? min : NaN,
+    max: n ? max : NaN,
+    mean,
+    std: n ? Math.sqrt(ss / n) : NaN,
+    nonFinite,
+  };
 }
 
 /** What each blob of a layer means, by layer type. */

@@ -2,11 +2,31 @@
  * Plain data that crosses the worker boundary. The main thread imports these types only (`import type`).
  */
 import type { Category } from '../core/display';
-import type { Analysis, Chain, ChainProof, ChainStats, FoldPhase, FoldReport, Refusal, Warning } from '../core/fold/types';
+import type {
+  Analysis,
+  Chain,
+  ChainProof,
+  ChainStats,
+  FoldPhase,
+  FoldReport,
+  Refusal,
+  Warning,
+} from '../core/fold/types';
 import type { ErrorWhere, PlainError } from '../core/errors';
 
 /** PlainError: an error as it crosses comlink, CaffeFoldError's fields or a bug's message (core/errors). */
-export type { Analysis, Chain, ChainProof, ChainStats, FoldPhase, FoldReport, Refusal, Warning, ErrorWhere, PlainError };
+export type {
+  Analysis,
+  Chain,
+  ChainProof,
+  ChainStats,
+  FoldPhase,
+  FoldReport,
+  Refusal,
+  Warning,
+  ErrorWhere,
+  PlainError,
+};
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: PlainError };
 
@@ -21,7 +41,9 @@ export interface FileIn {
  * visible in the browser's performance panel): read the files, parse them, analyse, infer shapes, and for a fold
  * fold, verify, write (the chunks) and output (the downloadable file made from them: written to OPFS, or a Blob).
  */
-export type Timings = Partial<Record<'read' | 'parse' | 'analyse' | 'shapes' | 'layout' | 'fold' | 'verify' | 'write' | 'output', number>>;
+export type Timings = Partial<
+  Record<'read' | 'parse' | 'analyse' | 'shapes' | 'layout' | 'fold' | 'verify' | 'write' | 'output', number>
+>;
 
 export type GraphSide = 'before' | 'after';
 

@@ -25,8 +25,11 @@ const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 const SHARED = resolve(ROOT, '..', 'shared');
 const CACHE = join(ROOT, '.cache', 'oracle');
 const PY = '/usr/bin/python3';
-const haveGen = existsSync(join(SHARED, 'tools/caffe-oracle/gen.py')) && spawnSync(PY, ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
-if (!haveGen) console.warn('[caffemodel tests] ../shared or python3-numpy is absent: the gen.py round trips are skipped.');
+const haveGen =
+  existsSync(join(SHARED, 'tools/caffe-oracle/gen.py')) &&
+  spawnSync(PY, ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
+if (!haveGen)
+  console.warn('[caffemodel tests] ../shared or python3-numpy is absent: the gen.py round trips are skipped.');
 
 const concat = concatChunks;
 const eqBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i]);
@@ -38,23 +41,39 @@ function typedFor(dtype: NewBlob['dtype'], values: number[]): NewBlob['data'] {
 }
 
 const blobArb: fc.Arbitrary<NewBlob> = fc
-  .tuple(fc.constantFrom<NewBlob['dtype']>('float32', 'float64', 'float16'), fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 4 }))
+  .tuple(
+    fc.constantFrom<NewBlob['dtype']>('float32', 'float64', 'float16'),
+    fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 4 }),
+  )
   .chain(([dtype, shape]) =>
-    fc.array(fc.double({ min: -100, max: 100, noNaN: true }), { minLength: shape.reduce((a, b) => a * b, 1), maxLength: shape.reduce((a, b) => a * b, 1) }).map((vals) => ({ dtype, shape, data: typedFor(dtype, vals) })),
+    fc
+      .array(fc.double({ min: -100, max: 100, noNaN: true }), {
+        minLength: shape.reduce((a, b) => a * b, 1),
+        maxLength: shape.reduce((a, b) => a * b, 1),
+      })
+      .map((vals) => ({ dtype, shape, data: typedFor(dtype, vals) })),
   );
 
-const layerArb: fc.Arbitrary<EncodeLayer> = fc.record({
-  name: fc.stringMatching(/^[a-z][a-z0-9_/]{0,10}$/),
-  type: fc.constantFrom('Convolution', 'InnerProduct', 'BatchNorm', 'Scale', 'ReLU', 'Pooling'),
-  bottoms: fc.array(fc.stringMatching(/^[a-z]{1,5}$/), { maxLength: 2 }),
-  tops: fc.array(fc.stringMatching(/^[a-z]{1,5}$/), { minLength: 1, maxLength: 2 }),
-  v1: fc.boolean(),
-  blobs: fc.array(blobArb, { maxLength: 3 }),
-  params: fc.option(
-    fc.record({ convolution_param: fc.record({ num_output: fc.nat(64), bias_term: fc.boolean(), kernel_size: fc.array(fc.nat(7), { maxLength: 2 }) }) }),
-    { nil: undefined },
-  ),
-}).map((l) => (l.v1 && !['Convolution', 'InnerProduct', 'ReLU', 'Pooling'].includes(l.type) ? { ...l, v1: false } : l));
+const layerArb: fc.Arbitrary<EncodeLayer> = fc
+  .record({
+    name: fc.stringMatching(/^[a-z][a-z0-9_/]{0,10}$/),
+    type: fc.constantFrom('Convolution', 'InnerProduct', 'BatchNorm', 'Scale', 'ReLU', 'Pooling'),
+    bottoms: fc.array(fc.stringMatching(/^[a-z]{1,5}$/), { maxLength: 2 }),
+    tops: fc.array(fc.stringMatching(/^[a-z]{1,5}$/), { minLength: 1, maxLength: 2 }),
+    v1: fc.boolean(),
+    blobs: fc.array(blobArb, { maxLength: 3 }),
+    params: fc.option(
+      fc.record({
+        convolution_param: fc.record({
+          num_output: fc.nat(64),
+          bias_term: fc.boolean(),
+          kernel_size: fc.array(fc.nat(7), { maxLength: 2 }),
+        }),
+      }),
+      { nil: undefined },
+    ),
+  })
+  .map((l) => (l.v1 && !['Convolution', 'InnerProduct', 'ReLU', 'Pooling'].includes(l.type) ? { ...l, v1: false } : l));
 
 /** Splice an unknown NetParameter field (number 999, random bytes) after the name field, and another at the end. */
 function withUnknown(bytes: Uint8Array, junk: Uint8Array): Uint8Array {
@@ -70,10 +89,14 @@ describe('caffemodel: read and write', () => {
       fc.property(fc.array(layerArb, { maxLength: 6 }), fc.uint8Array({ maxLength: 20 }), (layers, junk) => {
         const bytes = withUnknown(encodeCaffemodel({ name: 'net', layers }), junk);
         const m = readCaffemodel(bytes);
-        expect(m.layers.map((l) => [l.name, l.type, l.bottoms, l.tops])).toEqual(layers.map((l) => [l.name, l.type, l.bottoms, l.tops]));
+        expect(m.layers.map((l) => [l.name, l.type, l.bottoms, l.tops])).toEqual(
+          layers.map((l) => [l.name, l.type, l.bottoms, l.tops]),
+        );
         m.layers.forEach((l, i) => {
           expect(l.field).toBe(layers[i].v1 ? 2 : 100);
-          expect(l.blobs.map((b) => [b.dtype, b.shape])).toEqual((layers[i].blobs ?? []).map((b) => [b.dtype, b.shape]));
+          expect(l.blobs.map((b) => [b.dtype, b.shape])).toEqual(
+            (layers[i].blobs ?? []).map((b) => [b.dtype, b.shape]),
+          );
           l.blobs.forEach((b, k) => expect(Array.from(b.data)).toEqual(Array.from(layers[i].blobs![k].data)));
         });
         const out = writeCaffemodel(m, new Map());
@@ -97,9 +120,21 @@ describe('caffemodel: read and write', () => {
         if (editIdx !== removeIdx) {
           const like = m.layers[editIdx].blobs[0];
           edited = like
-            ? { dtype: like.dtype, shape: like.shape, like, data: typedFor(like.dtype, Array.from({ length: like.count }, (_, i) => i + 0.5)) }
+            ? {
+                dtype: like.dtype,
+                shape: like.shape,
+                like,
+                data: typedFor(
+                  like.dtype,
+                  Array.from({ length: like.count }, (_, i) => i + 0.5),
+                ),
+              }
             : { dtype: 'float32', shape: [2], data: Float32Array.of(1, 2) };
-          edits.set(editIdx, { blobs: [edited, ...m.layers[editIdx].blobs.slice(1).map((_, i) => i + 1)], setVarint: [{ paramField: 106, subField: 2, value: 1 }], rename: { tops: ['renamed'] } });
+          edits.set(editIdx, {
+            blobs: [edited, ...m.layers[editIdx].blobs.slice(1).map((_, i) => i + 1)],
+            setVarint: [{ paramField: 106, subField: 2, value: 1 }],
+            rename: { tops: ['renamed'] },
+          });
         }
         const out = readCaffemodel(concat(writeCaffemodel(m, edits)));
         const kept = m.layers.filter((l) => l.index !== removeIdx);
@@ -113,10 +148,22 @@ describe('caffemodel: read and write', () => {
             expect(Array.from(l.blobs[0].data)).toEqual(Array.from(edited!.data));
             expect(l.blobs[0].dtype).toBe(edited!.dtype);
             expect(l.blobs[0].shape).toEqual(edited!.shape);
-            for (let k = 1; k < orig.blobs.length; k++) expect(eqBytes(out.bytes.subarray(l.blobs[k].span.start, l.blobs[k].span.end), m.bytes.subarray(orig.blobs[k].span.start, orig.blobs[k].span.end))).toBe(true);
+            for (let k = 1; k < orig.blobs.length; k++)
+              expect(
+                eqBytes(
+                  out.bytes.subarray(l.blobs[k].span.start, l.blobs[k].span.end),
+                  m.bytes.subarray(orig.blobs[k].span.start, orig.blobs[k].span.end),
+                ),
+              ).toBe(true);
             const T = lookupMessage(orig.field === 2 ? 'V1LayerParameter' : 'LayerParameter');
-            const dec = T.decode(out.bytes.subarray(l.payload.start, l.payload.end)) as unknown as { convolution_param?: { bias_term?: boolean } };
-            const had = (T.decode(m.bytes.subarray(orig.payload.start, orig.payload.end)) as unknown as { convolution_param?: unknown }).convolution_param;
+            const dec = T.decode(out.bytes.subarray(l.payload.start, l.payload.end)) as unknown as {
+              convolution_param?: { bias_term?: boolean };
+            };
+            const had = (
+              T.decode(m.bytes.subarray(orig.payload.start, orig.payload.end)) as unknown as {
+                convolution_param?: unknown;
+              }
+            ).convolution_param;
             if (had) expect(dec.convolution_param?.bias_term).toBe(true);
             else expect(dec.convolution_param).toBeFalsy();
           }
@@ -127,19 +174,40 @@ describe('caffemodel: read and write', () => {
   });
 
   it('blob data is a view over the file when aligned (no copy), one copy when not', () => {
-    const bytes = encodeCaffemodel({ layers: [{ name: 'c', type: 'Convolution', blobs: [{ dtype: 'float32', shape: [4], data: Float32Array.of(1, 2, 3, 4) }] }] });
+    const bytes = encodeCaffemodel({
+      layers: [
+        {
+          name: 'c',
+          type: 'Convolution',
+          blobs: [{ dtype: 'float32', shape: [4], data: Float32Array.of(1, 2, 3, 4) }],
+        },
+      ],
+    });
     const buf = new Uint8Array(bytes.length + 8);
     for (let shift = 0; shift < 4; shift++) {
       buf.set(bytes, shift);
       const m = readCaffemodel(buf.subarray(shift, shift + bytes.length));
       const d = m.layers[0].blobs[0].data;
       expect(Array.from(d)).toEqual([1, 2, 3, 4]);
-      expect(d.buffer === buf.buffer).toBe((buf.byteOffset + shift + payloadOffset(m.layers[0].blobs[0].span.start, buf.subarray(shift))) % 4 === 0);
+      expect(d.buffer === buf.buffer).toBe(
+        (buf.byteOffset + shift + payloadOffset(m.layers[0].blobs[0].span.start, buf.subarray(shift))) % 4 === 0,
+      );
     }
   });
 
   it('reads from a Node Buffer at an unaligned offset (Buffer.slice is a view, not a copy)', () => {
-    const bytes = encodeCaffemodel({ layers: [{ name: 'c', type: 'Convolution', blobs: [{ dtype: 'float32', shape: [3], data: Float32Array.of(1.5, -2, 3) }, { dtype: 'float64', shape: [2], data: Float64Array.of(7, 8) }] }] });
+    const bytes = encodeCaffemodel({
+      layers: [
+        {
+          name: 'c',
+          type: 'Convolution',
+          blobs: [
+            { dtype: 'float32', shape: [3], data: Float32Array.of(1.5, -2, 3) },
+            { dtype: 'float64', shape: [2], data: Float64Array.of(7, 8) },
+          ],
+        },
+      ],
+    });
     for (let shift = 0; shift < 8; shift++) {
       const big = Buffer.alloc(bytes.length + 16, 0xee);
       big.set(bytes, shift);
@@ -150,11 +218,32 @@ describe('caffemodel: read and write', () => {
   });
 
   it('a V1 layer keeps its enum type and legacy 4-D blob dims', () => {
-    const bytes = encodeCaffemodel({ layers: [{ name: 'fc', type: 'InnerProduct', v1: true, blobs: [{ dtype: 'float32', shape: [3, 2], data: new Float32Array(6) }] }] });
+    const bytes = encodeCaffemodel({
+      layers: [
+        {
+          name: 'fc',
+          type: 'InnerProduct',
+          v1: true,
+          blobs: [{ dtype: 'float32', shape: [3, 2], data: new Float32Array(6) }],
+        },
+      ],
+    });
     const m = readCaffemodel(bytes);
     expect(m.layers[0]).toMatchObject({ field: 2, type: 'InnerProduct', v1Type: 'INNER_PRODUCT' });
     // A hand-made legacy blob: num 1 channels 1 height 2 width 3.
-    const legacy = Uint8Array.from([0x08, 1, 0x10, 1, 0x18, 2, 0x20, 3, 0x2a, 24, ...new Uint8Array(Float32Array.of(1, 2, 3, 4, 5, 6).buffer)]);
+    const legacy = Uint8Array.from([
+      0x08,
+      1,
+      0x10,
+      1,
+      0x18,
+      2,
+      0x20,
+      3,
+      0x2a,
+      24,
+      ...new Uint8Array(Float32Array.of(1, 2, 3, 4, 5, 6).buffer),
+    ]);
     const layer = concat([Uint8Array.from([0x0a, 1, 0x78, 0x3a, legacy.length]), legacy]);
     const net = concat([Uint8Array.from([0xa2, 0x06, layer.length]), layer]);
     const b = readCaffemodel(net).layers[0].blobs[0];
@@ -203,7 +292,14 @@ describe('caffemodel: bad input', () => {
   const good = encodeCaffemodel({
     name: 'n',
     layers: [
-      { name: 'conv', type: 'Convolution', bottoms: ['data'], tops: ['conv'], blobs: [{ dtype: 'float32', shape: [2, 2], data: Float32Array.of(1, 2, 3, 4) }], params: { convolution_param: { num_output: 2 } } },
+      {
+        name: 'conv',
+        type: 'Convolution',
+        bottoms: ['data'],
+        tops: ['conv'],
+        blobs: [{ dtype: 'float32', shape: [2, 2], data: Float32Array.of(1, 2, 3, 4) }],
+        params: { convolution_param: { num_output: 2 } },
+      },
       { name: 'bn', type: 'BatchNorm', blobs: [{ dtype: 'float64', shape: [2], data: Float64Array.of(1, 2) }] },
     ],
   });
@@ -214,7 +310,12 @@ describe('caffemodel: bad input', () => {
         readCaffemodel(good.slice(0, n));
       } catch (e) {
         if (!isCaffeFoldError(e)) throw e;
-        expect(['caffemodel-truncated', 'caffemodel-not-binary', 'caffemodel-invalid', 'caffemodel-wiretype']).toContain(e.code);
+        expect([
+          'caffemodel-truncated',
+          'caffemodel-not-binary',
+          'caffemodel-invalid',
+          'caffemodel-wiretype',
+        ]).toContain(e.code);
         if (e.where?.kind === 'binary') expect(e.where.offset).toBeLessThanOrEqual(n);
         continue;
       }
@@ -225,7 +326,9 @@ describe('caffemodel: bad input', () => {
 
   it('a lying length is refused before anything is allocated', () => {
     const lie = Uint8Array.from([0x0a, 0x01, 0x6e, 0xa2, 0x06, 0xff, 0xff, 0xff, 0xff, 0x07, 0x00]);
-    expect(() => readCaffemodel(lie, 'x.caffemodel')).toThrow(/x\.caffemodel at byte 5: A field says it is 2147483647 bytes long, but only 1 remain\./);
+    expect(() => readCaffemodel(lie, 'x.caffemodel')).toThrow(
+      /x\.caffemodel at byte 5: A field says it is 2147483647 bytes long, but only 1 remain\./,
+    );
   });
 
   it('a bad wire type names its byte offset', () => {
@@ -235,7 +338,12 @@ describe('caffemodel: bad input', () => {
 
   it('text, PNG, zip, ONNX and empty files are not caffemodels', () => {
     expect(() => readCaffemodel(new Uint8Array(0))).toThrow(/empty/);
-    for (const b of [new TextEncoder().encode('name: "x"\nlayer {}'), Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 13, 10, 26, 10]), Uint8Array.from([0x50, 0x4b, 3, 4, 20, 0]), Uint8Array.from([0x08, 0x07, 0x12, 0x07, ...new TextEncoder().encode('pytorch')])]) {
+    for (const b of [
+      new TextEncoder().encode('name: "x"\nlayer {}'),
+      Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 13, 10, 26, 10]),
+      Uint8Array.from([0x50, 0x4b, 3, 4, 20, 0]),
+      Uint8Array.from([0x08, 0x07, 0x12, 0x07, ...new TextEncoder().encode('pytorch')]),
+    ]) {
       expect(looksLikeCaffemodel(b)).toBe(false);
       expect(() => readCaffemodel(b)).toThrow(/not a Caffe \.caffemodel/);
     }
@@ -243,11 +351,16 @@ describe('caffemodel: bad input', () => {
   });
 });
 
-describe.skipIf(!haveGen)('caffemodel: models written by the oracle\'s gen.py', () => {
+describe.skipIf(!haveGen)("caffemodel: models written by the oracle's gen.py", () => {
   const gen = (net: string, out: string, extra: string[] = []) => {
     mkdirSync(CACHE, { recursive: true });
     const p = join(CACHE, out);
-    if (!existsSync(p)) execFileSync(PY, [join(SHARED, 'tools/caffe-oracle/gen.py'), join(SHARED, 'corpus/prototxt', net), p, '--seed', '1', ...extra], { stdio: 'ignore' });
+    if (!existsSync(p))
+      execFileSync(
+        PY,
+        [join(SHARED, 'tools/caffe-oracle/gen.py'), join(SHARED, 'corpus/prototxt', net), p, '--seed', '1', ...extra],
+        { stdio: 'ignore' },
+      );
     return new Uint8Array(readFileSync(p));
   };
   it('ResNet-50 round-trips byte for byte, with the expected shapes', () => {
@@ -258,7 +371,10 @@ describe.skipIf(!haveGen)('caffemodel: models written by the oracle\'s gen.py', 
     expect(eqBytes(concat(writeCaffemodel(m, new Map())), bytes)).toBe(true);
   });
   it('double BatchNorm blobs (--bn-double) and the V1 AlexNet', () => {
-    const d = gen('mobilenet_v1_deploy.prototxt', 'mobilenet_v1_bn_double.caffemodel', ['--bn-double', '--no-calibrate']);
+    const d = gen('mobilenet_v1_deploy.prototxt', 'mobilenet_v1_bn_double.caffemodel', [
+      '--bn-double',
+      '--no-calibrate',
+    ]);
     const md = readCaffemodel(d);
     const bn = md.layers.find((l) => l.type === 'BatchNorm')!;
     expect(bn.blobs.map((b) => b.dtype)).toEqual(['float64', 'float64', 'float64']);

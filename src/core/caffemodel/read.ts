@@ -267,7 +267,11 @@ interface BlobValues {
 }
 
 /** The parts of float or double data as one typed array: views over `bytes` where the parts are spans. */
-function gather<T extends Float32Array | Float64Array>(bytes: Uint8Array, parts: (Span | T)[], Ctor: typeof Float32Array | typeof Float64Array): T {
+function gather<T extends Float32Array | Float64Array>(
+  bytes: Uint8Array,
+  parts: (Span | T)[],
+  Ctor: typeof Float32Array | typeof Float64Array,
+): T {
   return concatTyped(
     parts.map((p) => ('start' in p && !ArrayBuffer.isView(p) ? (typedView(Ctor as never, bytes, p) as T) : (p as T))),
     Ctor as unknown as new (n: number) => T,
@@ -278,13 +282,26 @@ const countOf = (parts: (Span | Float32Array | Float64Array)[], size: number) =>
   parts.reduce((n, p) => n + (ArrayBuffer.isView(p) ? p.length : (p.end - p.start) / size), 0);
 
 /** The span of data stored as one packed run, else undefined. */
-const single = (parts: (Span | Float32Array | Float64Array)[]) => (parts.length === 1 && !ArrayBuffer.isView(parts[0]) ? (parts[0] as Span) : undefined);
+const single = (parts: (Span | Float32Array | Float64Array)[]) =>
+  parts.length === 1 && !ArrayBuffer.isView(parts[0]) ? (parts[0] as Span) : undefined;
 
 /** Which of data, double_data and raw_data holds the values (the first present, in that order), and how to read them. */
 function blobValues(r: Wire, f: BlobFields): BlobValues {
   const bytes = r.bytes;
-  if (f.floats.length) return { dtype: 'float32', count: countOf(f.floats, 4), make: () => gather(bytes, f.floats, Float32Array), rawSpan: single(f.floats) };
-  if (f.doubles.length) return { dtype: 'float64', count: countOf(f.doubles, 8), make: () => gather(bytes, f.doubles, Float64Array), rawSpan: single(f.doubles) };
+  if (f.floats.length)
+    return {
+      dtype: 'float32',
+      count: countOf(f.floats, 4),
+      make: () => gather(bytes, f.floats, Float32Array),
+      rawSpan: single(f.floats),
+    };
+  if (f.doubles.length)
+    return {
+      dtype: 'float64',
+      count: countOf(f.doubles, 8),
+      make: () => gather(bytes, f.doubles, Float64Array),
+      rawSpan: single(f.doubles),
+    };
   if (f.raw) return rawValues(r, f.raw, f.rawType);
   return { dtype: 'float32', count: 0, make: () => new Float32Array(0) };
 }
@@ -293,11 +310,15 @@ function blobValues(r: Wire, f: BlobFields): BlobValues {
 function rawValues(r: Wire, span: Span, rawType: number | undefined): BlobValues {
   const bytes = r.bytes;
   const size = rawType === T.DOUBLE ? 8 : rawType === T.FLOAT16 ? 2 : 4;
-  if ((span.end - span.start) % size) r.fail('caffemodel-invalid', { why: 'raw-data', bytes: span.end - span.start, size }, span.start);
+  if ((span.end - span.start) % size)
+    r.fail('caffemodel-invalid', { why: 'raw-data', bytes: span.end - span.start, size }, span.start);
   const count = (span.end - span.start) / size;
-  if (rawType === T.FLOAT16) return { dtype: 'float16', count, make: () => typedView(Uint16Array, bytes, span), rawSpan: span };
-  if (rawType === T.DOUBLE) return { dtype: 'float64', count, make: () => typedView(Float64Array, bytes, span), rawSpan: span };
-  if (rawType === undefined || rawType === T.FLOAT) return { dtype: 'float32', count, make: () => typedView(Float32Array, bytes, span), rawSpan: span };
+  if (rawType === T.FLOAT16)
+    return { dtype: 'float16', count, make: () => typedView(Uint16Array, bytes, span), rawSpan: span };
+  if (rawType === T.DOUBLE)
+    return { dtype: 'float64', count, make: () => typedView(Float64Array, bytes, span), rawSpan: span };
+  if (rawType === undefined || rawType === T.FLOAT)
+    return { dtype: 'float32', count, make: () => typedView(Float32Array, bytes, span), rawSpan: span };
   return r.fail('caffemodel-unsupported', { rawType }, span.start);
 }
 
@@ -308,10 +329,19 @@ function rawValues(r: Wire, span: Span, rawType: number | undefined): BlobValues
  */
 function lazyBlob(bytes: Uint8Array, f: BlobFields, v: BlobValues, span: Span): BlobInfo {
   const shape = f.dims ?? (f.legacy.length ? f.legacy.map((d) => d ?? 1) : []);
-  const blob = { dtype: v.dtype, shape, shapeKind: f.dims ? 'shape' : f.legacy.length ? 'legacy' : 'none', count: v.count, span } as BlobInfo;
+  const blob = {
+    dtype: v.dtype,
+    shape,
+    shapeKind: f.dims ? 'shape' : f.legacy.length ? 'legacy' : 'none',
+    count: v.count,
+    span,
+  } as BlobInfo;
   const { make, rawSpan } = v;
   let view: Float32Array | Float64Array | Uint16Array | undefined;
-  Object.defineProperty(blob, 'raw', { enumerable: false, get: () => (rawSpan ? bytes.subarray(rawSpan.start, rawSpan.end) : undefined) });
+  Object.defineProperty(blob, 'raw', {
+    enumerable: false,
+    get: () => (rawSpan ? bytes.subarray(rawSpan.start, rawSpan.end) : undefined),
+  });
   Object.defineProperty(blob, 'data', {
     enumerable: true,
     get: () => {
@@ -356,7 +386,6 @@ function readLayer(w: Wire, span: Span, payload: Span, field: LayerField, index:
   return { index, field, name, type, v1Type, bottoms, tops, blobs, span, payload };
 }
 
-
 /** Read a caffemodel. Throws CaffeFoldError with the byte offset of what is wrong. */
 export function readCaffemodel(bytes: Uint8Array, file?: string): CaffeModel {
   if (bytes.length === 0) throw caffeError('file-empty', {}, { kind: 'file', file });
@@ -400,7 +429,8 @@ export function looksLikeCaffemodel(bytes: Uint8Array, fieldsToCheck = 4): boole
   try {
     for (let i = 0; i < fieldsToCheck && !w.done; i++) {
       const { field, wire, at } = w.tag();
-      if (expected[field] === undefined || (expected[field] !== wire && !(field === N.input_dim && wire === WIRE.LEN))) return false;
+      if (expected[field] === undefined || (expected[field] !== wire && !(field === N.input_dim && wire === WIRE.LEN)))
+        return false;
       if (i === 0 && field !== N.name && field !== N.layers && field !== N.layer && field !== N.input) return false;
       w.skip(wire, at);
     }

@@ -2,7 +2,16 @@
  * Writing a caffemodel as a list of chunks: every unchanged byte range is a view of the input (no copy); only the
  * edited layers are re-encoded, keeping their other fields — unknown ones included — in their original order.
  */
-import { LEGACY_DIMS, WIRE, Wire, type BlobDType, type BlobInfo, type CaffeModel, type ModelLayer, type Span } from './read';
+import {
+  LEGACY_DIMS,
+  WIRE,
+  Wire,
+  type BlobDType,
+  type BlobInfo,
+  type CaffeModel,
+  type ModelLayer,
+  type Span,
+} from './read';
 import { ENUM, FIELD } from '../schema/fields';
 
 const B = FIELD.BlobProto;
@@ -203,7 +212,7 @@ export function encodeLayer(model: CaffeModel, layer: ModelLayer, edit: LayerEdi
   const F = v1 ? FIELD.V1LayerParameter : FIELD.LayerParameter;
   const params = new Map<number, { subField: number; value: number }[]>();
   for (const s of edit.setVarint ?? []) {
-    const f = v1 ? V1_PARAM[s.paramField] ?? s.paramField : s.paramField;
+    const f = v1 ? (V1_PARAM[s.paramField] ?? s.paramField) : s.paramField;
     params.set(f, [...(params.get(f) ?? []), s]);
   }
   const w = new ChunkWriter();

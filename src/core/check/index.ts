@@ -83,7 +83,9 @@ export function planRun(prototxt: Uint8Array, file = 'prototxt'): RunPlan {
   const misread = net.layers.find((l) => l.type === 'InnerProduct' && producerInfo(l).transpose);
   if (misread) {
     // Measured in 4.12: the same weights stored transposed with transpose: true give other outputs (test/check.test.ts).
-    throw new Error(`InnerProduct "${misread.name}" has transpose: true, which OpenCV DNN ignores (it would compute another function).`);
+    throw new Error(
+      `InnerProduct "${misread.name}" has transpose: true, which OpenCV DNN ignores (it would compute another function).`,
+    );
   }
 
   const outputs = planOutputs(net, engineName);
@@ -111,7 +113,9 @@ function planInputs(net: Net, shapes: ReturnType<typeof inferShapes>['shapes']):
   }
   for (const i of inputs) {
     if (i.shape.length === 0 || i.shape.some((d) => !Number.isInteger(d) || d < 1)) {
-      throw new Error(`Input "${i.name}" has no known shape${i.shape.length ? ` ([${i.shape.join(', ')}])` : ''}: declare it with input_shape or an Input layer's shape.`);
+      throw new Error(
+        `Input "${i.name}" has no known shape${i.shape.length ? ` ([${i.shape.join(', ')}])` : ''}: declare it with input_shape or an Input layer's shape.`,
+      );
     }
   }
   return inputs;
@@ -127,7 +131,9 @@ function planOutputs(net: Net, engineName: Map<NetLayer, string>): Map<string, s
     if (layer.type === 'Input') continue;
     const k = layer.topRefs.findIndex((r) => r.id === o.id);
     if (k !== 0) {
-      throw new Error(`Net output "${o.name}" is top ${k + 1} of ${layer.type} layer "${layer.name}": the engine returns only a layer's first top.`);
+      throw new Error(
+        `Net output "${o.name}" is top ${k + 1} of ${layer.type} layer "${layer.name}": the engine returns only a layer's first top.`,
+      );
     }
     outputs.set(o.name, engineName.get(layer)!);
     const logits = layer.type === 'Softmax' ? softmaxInput(net, layer) : undefined;
@@ -162,7 +168,7 @@ function fusionPins(net: Net, engineName: Map<NetLayer, string>): string[] {
  */
 function softmaxInput(net: Net, softmax: NetLayer): NetLayer | undefined {
   const r = softmax.bottomRefs[0];
-  const p = r ? net.producer.get(r.id) ?? -1 : -1;
+  const p = r ? (net.producer.get(r.id) ?? -1) : -1;
   if (p < 0) return undefined;
   const l = net.layers[p];
   return l.topRefs[0]?.id === r.id && l.type !== 'Input' ? l : undefined;
@@ -174,7 +180,10 @@ function softmaxInput(net: Net, softmax: NetLayer): NetLayer | undefined {
  * OpenCV 4.6 (getLayerNames) and 4.12 (a Convolution "conv" with top "x" answers to "x" only).
  */
 function engineLayerNames(net: Net): Map<NetLayer, string> {
-  const all = [...net.layers.map((l) => ({ l, at: l.field.nameSpan.start, name: l.name })), ...net.excluded.map((x) => ({ l: undefined, at: x.field.nameSpan.start, name: x.name }))];
+  const all = [
+    ...net.layers.map((l) => ({ l, at: l.field.nameSpan.start, name: l.name })),
+    ...net.excluded.map((x) => ({ l: undefined, at: x.field.nameSpan.start, name: x.name })),
+  ];
   all.sort((a, b) => a.at - b.at);
   const count = new Map<string, number>();
   const out = new Map<NetLayer, string>();
@@ -204,7 +213,7 @@ export function nudged(inputs: EngineTensor[], seed: number): EngineTensor[] {
       const up = next() < 0.5;
       const x = data[i];
       if (x === 0) data[i] = up ? 1.401298464324817e-45 : -1.401298464324817e-45;
-      else if (Number.isFinite(x)) bits[i] += (x > 0) === up ? 1 : -1; // away from or towards zero
+      else if (Number.isFinite(x)) bits[i] += x > 0 === up ? 1 : -1; // away from or towards zero
     }
     return { ...t, data };
   });
@@ -254,7 +263,12 @@ function why(e: unknown): string {
  * (the procedure and the threshold are in the module doc). Runs: the original twice (input, nudged input), the
  * folded once, then with timingRuns > 0 both that many times more, interleaved, for the latency.
  */
-export function compareModels(engine: Engine, original: ModelFiles, folded: ModelFiles, opts: CompareOptions = {}): WholeNetCheck {
+export function compareModels(
+  engine: Engine,
+  original: ModelFiles,
+  folded: ModelFiles,
+  opts: CompareOptions = {},
+): WholeNetCheck {
   const seed = opts.seed ?? 1;
   const timingRuns = Math.max(0, Math.floor(opts.timingRuns ?? 5));
   const total = 5 + (timingRuns > 0 ? 1 : 0);
@@ -272,7 +286,18 @@ export function compareModels(engine: Engine, original: ModelFiles, folded: Mode
   if (inputsDiffer) return { ...result, status: 'different', reason: inputsDiffer };
   const { names, problems } = matchOutputs(planA, planB);
 
-  const c: CheckRun = { engine, original, folded, planA, planB, names, x: seededInputs(planA.inputs, seed), seed, timingRuns, step };
+  const c: CheckRun = {
+    engine,
+    original,
+    folded,
+    planA,
+    planB,
+    names,
+    x: seededInputs(planA.inputs, seed),
+    seed,
+    timingRuns,
+    step,
+  };
   try {
     step('load original');
     const unreadable = doubleBlobRefusal(engine, original, folded);
@@ -318,7 +343,12 @@ interface CheckRun {
 type Outputs = Map<string, EngineTensor>;
 
 /** Both nets' run plans, or why one cannot be run; for an engine of one image, every batch becomes 1 (noted). */
-function readPlans(engine: Engine, original: ModelFiles, folded: ModelFiles, result: WholeNetCheck): { planA: RunPlan; planB: RunPlan } | string {
+function readPlans(
+  engine: Engine,
+  original: ModelFiles,
+  folded: ModelFiles,
+  result: WholeNetCheck,
+): { planA: RunPlan; planB: RunPlan } | string {
   let planA: RunPlan;
   let planB: RunPlan;
   try {
@@ -335,7 +365,10 @@ function readPlans(engine: Engine, original: ModelFiles, folded: ModelFiles, res
     for (const p of [planA, planB]) {
       for (const i of p.inputs) {
         if (i.shape.length < 2 || i.shape[0] <= 1) continue;
-        if (p === planA) (result.notes ??= []).push(`input "${i.name}" is declared with a batch of ${i.shape[0]}; ${engine.name} takes one image, so the check runs a batch of 1`);
+        if (p === planA)
+          (result.notes ??= []).push(
+            `input "${i.name}" is declared with a batch of ${i.shape[0]}; ${engine.name} takes one image, so the check runs a batch of 1`,
+          );
         i.shape = [1, ...i.shape.slice(1)];
       }
     }
@@ -345,7 +378,9 @@ function readPlans(engine: Engine, original: ModelFiles, folded: ModelFiles, res
 
 /** Why the two nets do not take the same inputs (names and shapes, in order), if they do not. */
 function inputMismatch(planA: RunPlan, planB: RunPlan): string | undefined {
-  const sameInputs = planA.inputs.length === planB.inputs.length && planA.inputs.every((i, k) => i.name === planB.inputs[k].name && i.shape.join() === planB.inputs[k].shape.join());
+  const sameInputs =
+    planA.inputs.length === planB.inputs.length &&
+    planA.inputs.every((i, k) => i.name === planB.inputs[k].name && i.shape.join() === planB.inputs[k].shape.join());
   if (sameInputs) return undefined;
   const s = (p: RunPlan) => p.inputs.map((i) => `${i.name} [${i.shape.join(', ')}]`).join(', ');
   return `the inputs differ: original ${s(planA)}, folded ${s(planB)}`;
@@ -356,8 +391,14 @@ function matchOutputs(planA: RunPlan, planB: RunPlan): { names: string[]; proble
   const onlyA = [...planA.outputs.keys()].filter((n) => !planB.outputs.has(n));
   const onlyB = [...planB.outputs.keys()].filter((n) => !planA.outputs.has(n));
   const problems: string[] = [];
-  if (onlyA.length) problems.push(`output(s) ${onlyA.map((n) => `"${n}"`).join(', ')} of the original are not outputs of the folded net`);
-  if (onlyB.length) problems.push(`output(s) ${onlyB.map((n) => `"${n}"`).join(', ')} of the folded net are not outputs of the original`);
+  if (onlyA.length)
+    problems.push(
+      `output(s) ${onlyA.map((n) => `"${n}"`).join(', ')} of the original are not outputs of the folded net`,
+    );
+  if (onlyB.length)
+    problems.push(
+      `output(s) ${onlyB.map((n) => `"${n}"`).join(', ')} of the folded net are not outputs of the original`,
+    );
   const names = [...planA.outputs.keys()].filter((n) => planB.outputs.has(n));
   return { names, problems };
 }
@@ -371,9 +412,13 @@ function runNet(net: EngineNet, inputs: EngineTensor[], plan: RunPlan, names: st
 
 /** Why the engine cannot read one of the two caffemodels (blobs stored as doubles), before loading either. */
 function doubleBlobRefusal(engine: Engine, original: ModelFiles, folded: ModelFiles): string | undefined {
-  for (const [which, files] of [['the original', original], ['the folded net', folded]] as const) {
+  for (const [which, files] of [
+    ['the original', original],
+    ['the folded net', folded],
+  ] as const) {
     const unreadable = doubleBlobLayer(files.caffemodel);
-    if (unreadable) return `In ${which}, layer "${unreadable}" stores its blobs as double_data, which ${engine.name} cannot read.`;
+    if (unreadable)
+      return `In ${which}, layer "${unreadable}" stores its blobs as double_data, which ${engine.name} cannot read.`;
   }
   return undefined;
 }
@@ -428,7 +473,14 @@ function runFolded(c: CheckRun): Outputs | string {
  * The verdict: every output compared with the original's under its own threshold (NOISE_FACTOR × the noise the
  * probe measured on it, at least MIN_THRESHOLD); `problems` (outputs only one net has, shapes that differ) fail it.
  */
-function judge(result: WholeNetCheck, names: string[], refA: Outputs, probe: Outputs, outB: Outputs, problems: string[]): void {
+function judge(
+  result: WholeNetCheck,
+  names: string[],
+  refA: Outputs,
+  probe: Outputs,
+  outB: Outputs,
+  problems: string[],
+): void {
   let noise = 0;
   for (const n of names) {
     const a = refA.get(n)!;
@@ -438,22 +490,45 @@ function judge(result: WholeNetCheck, names: string[], refA: Outputs, probe: Out
     if (Number.isFinite(own)) noise = Math.max(noise, own);
     const sameShape = a.shape.join() === b.shape.join();
     const err = sameShape ? outputError(a.data, b.data) : { maxAbsError: Infinity, maxRelError: Infinity };
-    if (!sameShape) problems.push(`output "${n}" has shape [${a.shape.join(', ')}] in the original and [${b.shape.join(', ')}] in the folded net`);
-    const c: OutputComparison = { name: n, shape: a.shape.slice(), ...err, threshold, pass: err.maxRelError <= threshold, noise: own };
+    if (!sameShape)
+      problems.push(
+        `output "${n}" has shape [${a.shape.join(', ')}] in the original and [${b.shape.join(', ')}] in the folded net`,
+      );
+    const c: OutputComparison = {
+      name: n,
+      shape: a.shape.slice(),
+      ...err,
+      threshold,
+      pass: err.maxRelError <= threshold,
+      noise: own,
+    };
     result.outputs.push(c);
   }
   result.noise = noise;
   const pass = problems.length === 0 && result.outputs.every((o) => o.pass);
   result.status = pass ? 'equal' : 'different';
   if (problems.length) result.reason = problems.join('; ');
-  else if (!pass) result.reason = result.outputs.filter((o) => !o.pass).map((o) => `output "${o.name}": max rel. error ${o.maxRelError.toExponential(2)} > ${o.threshold.toExponential(2)}`).join('; ');
+  else if (!pass)
+    result.reason = result.outputs
+      .filter((o) => !o.pass)
+      .map(
+        (o) => `output "${o.name}": max rel. error ${o.maxRelError.toExponential(2)} > ${o.threshold.toExponential(2)}`,
+      )
+      .join('; ');
 }
 
 /**
  * `runs` interleaved runs of both (A, B, A, B, …), medians. Both nets are warm already: each has run the check's
  * input (set-up, allocation), so no separate warm-up is spent (a ResNet-50 run takes seconds in WebAssembly).
  */
-function time(a: EngineNet, b: EngineNet, x: EngineTensor[], pa: RunPlan, pb: RunPlan, runs: number): Latency | undefined {
+function time(
+  a: EngineNet,
+  b: EngineNet,
+  x: EngineTensor[],
+  pa: RunPlan,
+  pb: RunPlan,
+  runs: number,
+): Latency | undefined {
   try {
     const ta: number[] = [];
     const tb: number[] = [];

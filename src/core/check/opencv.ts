@@ -38,13 +38,31 @@ export interface OpenCvModule {
   MatVector: new () => { get(i: number): CvMat; delete(): void };
   Size: new (width: number, height: number) => unknown;
   Scalar: new (v0: number, v1: number, v2: number, v3: number) => unknown;
-  blobFromImage(image: CvMat, scale: number, size: unknown, mean: unknown, swapRB: boolean, crop: boolean, ddepth: number): CvMat;
-  readNetFromCaffe(prototxt: string, caffemodel: string): {
+  blobFromImage(
+    image: CvMat,
+    scale: number,
+    size: unknown,
+    mean: unknown,
+    swapRB: boolean,
+    crop: boolean,
+    ddepth: number,
+  ): CvMat;
+  readNetFromCaffe(
+    prototxt: string,
+    caffemodel: string,
+  ): {
     setInput(blob: CvMat, name: string): void;
     forward2(outputs: { get(i: number): CvMat }, names: string[]): void;
     delete(): void;
   };
-  FS_createDataFile(parent: string, name: string, data: Uint8Array, canRead: boolean, canWrite: boolean, canOwn: boolean): unknown;
+  FS_createDataFile(
+    parent: string,
+    name: string,
+    data: Uint8Array,
+    canRead: boolean,
+    canWrite: boolean,
+    canOwn: boolean,
+  ): unknown;
   FS_unlink(path: string): void;
   exceptionFromPtr?(ptr: number): { msg?: unknown } | undefined;
   getBuildInformation?(): string;
@@ -126,8 +144,16 @@ let fileCounter = 0;
 
 /** Core's Engine over a ready opencv.js module (its runtime initialised). */
 export function openCvEngineOver(cv: OpenCvModule, opts: OpenCvEngineOptions): Engine {
-  const rt: Runtime = { cv, limit: opts.memoryLimit ?? WASM_MEMORY_LIMIT, browser: opts.host === 'browser', state: stateOf(cv) };
-  const version = typeof cv.getBuildInformation === 'function' ? /General configuration for OpenCV ([\d.]+)/.exec(String(cv.getBuildInformation()))?.[1] : undefined;
+  const rt: Runtime = {
+    cv,
+    limit: opts.memoryLimit ?? WASM_MEMORY_LIMIT,
+    browser: opts.host === 'browser',
+    state: stateOf(cv),
+  };
+  const version =
+    typeof cv.getBuildInformation === 'function'
+      ? /General configuration for OpenCV ([\d.]+)/.exec(String(cv.getBuildInformation()))?.[1]
+      : undefined;
   return {
     name: `OpenCV DNN ${version ?? '(version unknown)'} (WebAssembly)`,
     singleImage: true,
@@ -152,7 +178,9 @@ type CvNet = ReturnType<OpenCvModule['readNetFromCaffe']>;
 
 /** The browser's one sentence for any failure of the runtime. */
 function outOfMemory({ cv, limit }: Runtime): Error {
-  return new Error(`OpenCV in WebAssembly ran out of memory (${MB(cv.HEAPU8?.length ?? 0)} in use of at most ${MB(limit)}): this model is too big for the in-browser engine.`);
+  return new Error(
+    `OpenCV in WebAssembly ran out of memory (${MB(cv.HEAPU8?.length ?? 0)} in use of at most ${MB(limit)}): this model is too big for the in-browser engine.`,
+  );
 }
 
 /** Refuse to touch a runtime that failed before. */
@@ -160,7 +188,9 @@ function refuseIfCrashed(rt: Runtime): void {
   const { browser, state } = rt;
   if (state.crashed === undefined) return;
   if (browser) throw outOfMemory(rt);
-  throw new Error(`OpenCV's WebAssembly runtime failed earlier (${state.crashed}) and cannot be used again in this process.`);
+  throw new Error(
+    `OpenCV's WebAssembly runtime failed earlier (${state.crashed}) and cannot be used again in this process.`,
+  );
 }
 
 /** What opencv.js threw, as an Error; a failure of the runtime is recorded (state.crashed) and said as such. */
@@ -169,16 +199,24 @@ function fail(rt: Runtime, e: unknown): Error {
   const text = cvErrorText(cv, e);
   // A WebAssembly trap (out of memory shows as "table index is out of bounds" or "memory access out of bounds") or
   // an abort leaves the runtime unusable.
-  const trapped = e instanceof Error && (e.name === 'RuntimeError' || /out of bounds|unreachable|abort/i.test(e.message));
+  const trapped =
+    e instanceof Error && (e.name === 'RuntimeError' || /out of bounds|unreachable|abort/i.test(e.message));
   // Measured: after OpenCV's own "Failed to allocate" inside readNetFromCaffe, deleting any net traps.
   const allocFailed = /Failed to allocate|Insufficient memory|bad_alloc/i.test(text);
   if (trapped || allocFailed) state.crashed ??= text;
   if (browser) {
-    if (state.crashed !== undefined || /out of memory|OOM|Cannot enlarge memory|out of bounds|abort\(/i.test(text)) return outOfMemory(rt);
+    if (state.crashed !== undefined || /out of memory|OOM|Cannot enlarge memory|out of bounds|abort\(/i.test(text))
+      return outOfMemory(rt);
     return new Error(text);
   }
-  if (trapped) return new Error(`OpenCV's WebAssembly runtime failed (${text}); most likely it ran out of memory (at most ${MB(limit)}).`);
-  if (allocFailed) return new Error(`${text}: OpenCV ran out of WebAssembly memory (at most ${MB(limit)}, shared by every net this engine loads).`);
+  if (trapped)
+    return new Error(
+      `OpenCV's WebAssembly runtime failed (${text}); most likely it ran out of memory (at most ${MB(limit)}).`,
+    );
+  if (allocFailed)
+    return new Error(
+      `${text}: OpenCV ran out of WebAssembly memory (at most ${MB(limit)}, shared by every net this engine loads).`,
+    );
   return new Error(text);
 }
 
@@ -189,11 +227,17 @@ function fail(rt: Runtime, e: unknown): Error {
  */
 function refuseIfTooBig({ limit, browser, state }: Runtime, caffemodel: Uint8Array): void {
   if (4 * caffemodel.length > limit) {
-    const upTo = browser ? `models of up to ${MB(limit / 4)} can be checked in the browser` : `a model of up to ${MB(limit / 4)} can be checked`;
-    throw new Error(`The model is too big for OpenCV in WebAssembly: its ${MB(caffemodel.length)} of weights need about ${MB(4 * caffemodel.length)} while they are read, and WebAssembly memory is limited to ${MB(limit)} (${upTo}).`);
+    const upTo = browser
+      ? `models of up to ${MB(limit / 4)} can be checked in the browser`
+      : `a model of up to ${MB(limit / 4)} can be checked`;
+    throw new Error(
+      `The model is too big for OpenCV in WebAssembly: its ${MB(caffemodel.length)} of weights need about ${MB(4 * caffemodel.length)} while they are read, and WebAssembly memory is limited to ${MB(limit)} (${upTo}).`,
+    );
   }
   if (state.live + 3 * caffemodel.length > limit) {
-    throw new Error(`There is not enough WebAssembly memory to read this ${MB(caffemodel.length)} model beside the ${MB(state.live)} of nets already loaded (limit ${MB(limit)}).`);
+    throw new Error(
+      `There is not enough WebAssembly memory to read this ${MB(caffemodel.length)} model beside the ${MB(state.live)} of nets already loaded (limit ${MB(limit)}).`,
+    );
   }
 }
 
@@ -232,7 +276,9 @@ function loadedNet(rt: Runtime, net: CvNet, size: number): EngineNet {
       refuseIfCrashed(rt);
       const key = JSON.stringify(outputs);
       if (asked !== undefined && asked !== key) {
-        throw new Error('OpenCV returns wrong values when a net already run is asked for other outputs: load a fresh net for every set of outputs.');
+        throw new Error(
+          'OpenCV returns wrong values when a net already run is asked for other outputs: load a fresh net for every set of outputs.',
+        );
       }
       asked = key;
       return forwardNet(rt, net, inputs, outputs);
@@ -266,7 +312,8 @@ function forwardNet(rt: Runtime, net: CvNet, inputs: EngineTensor[], outputs: st
       net.forward2(mv, outputs);
     } catch (e) {
       // Our own refusals (toBlob's) pass as they are; what opencv.js threw is explained.
-      if (e instanceof Error && !/^(BindingError|RuntimeError)/.test(e.name) && !/out of bounds/.test(e.message)) throw e;
+      if (e instanceof Error && !/^(BindingError|RuntimeError)/.test(e.name) && !/out of bounds/.test(e.message))
+        throw e;
       throw fail(rt, e);
     }
     return outputTensors(cv, mv, outputs, mats);
@@ -277,7 +324,12 @@ function forwardNet(rt: Runtime, net: CvNet, inputs: EngineTensor[], outputs: st
 }
 
 /** The forward's outputs as float32 tensors; the Mats met are added to `mats` (the caller deletes them). */
-function outputTensors(cv: OpenCvModule, mv: InstanceType<OpenCvModule['MatVector']>, outputs: string[], mats: CvMat[]): EngineTensor[] {
+function outputTensors(
+  cv: OpenCvModule,
+  mv: InstanceType<OpenCvModule['MatVector']>,
+  outputs: string[],
+  mats: CvMat[],
+): EngineTensor[] {
   const res: EngineTensor[] = [];
   for (let i = 0; i < outputs.length; i++) {
     const m = mv.get(i);
@@ -299,11 +351,17 @@ function outputTensors(cv: OpenCvModule, mv: InstanceType<OpenCvModule['MatVecto
 function toBlob(cv: OpenCvModule, t: EngineTensor): CvMat {
   const s = t.shape;
   if (s.length !== 4 || s[0] !== 1) {
-    throw new Error(`Input "${t.name}" has shape [${s.join(', ')}]: OpenCV in WebAssembly takes one image, [1, C, H, W], per input.`);
+    throw new Error(
+      `Input "${t.name}" has shape [${s.join(', ')}]: OpenCV in WebAssembly takes one image, [1, C, H, W], per input.`,
+    );
   }
   const [, c, h, w] = s;
-  if (c !== 1 && c !== 3 && c !== 4) throw new Error(`Input "${t.name}" has ${c} channels: OpenCV in WebAssembly makes an input only of 1, 3 or 4 channels (blobFromImage).`);
-  if (t.data.length !== c * h * w) throw new Error(`Input "${t.name}" has ${t.data.length} values for the shape [${s.join(', ')}].`);
+  if (c !== 1 && c !== 3 && c !== 4)
+    throw new Error(
+      `Input "${t.name}" has ${c} channels: OpenCV in WebAssembly makes an input only of 1, 3 or 4 channels (blobFromImage).`,
+    );
+  if (t.data.length !== c * h * w)
+    throw new Error(`Input "${t.name}" has ${t.data.length} values for the shape [${s.join(', ')}].`);
   const img = new cv.Mat(h, w, cv.CV_32F + ((c - 1) << 3));
   try {
     const d = img.data32F;

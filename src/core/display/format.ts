@@ -19,7 +19,9 @@ export function formatNumber(x: number, digits = 4): string {
 
 /** Integer with thin thousands separators: 25557032 → "25 557 032". */
 export function formatCount(n: number): string {
-  return Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, '\u202f');
+  return Math.round(n)
+    .toString()
+    .replace(/\B(?=(\d{3})+(?!\d))/g, '\u202f');
 }
 
 const UNITS = ['B', 'KB', 'MB', 'GB', 'TB'];

@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_FILE_BYTES } from '../display/files';
-import { ERRORS, FILE_FORMATS, caffeError, checkFileSize, isCaffeFoldError, renderError, type ErrorCode, type ErrorParams, type FileFormat } from '.';
+import {
+  ERRORS,
+  FILE_FORMATS,
+  caffeError,
+  checkFileSize,
+  isCaffeFoldError,
+  renderError,
+  type ErrorCode,
+  type ErrorParams,
+  type FileFormat,
+} from '.';
 
 /** Parameters for every code (every variant of its templates): a new code without samples does not compile. */
 const SAMPLES: { [C in ErrorCode]: ErrorParams<C>[] } = {
@@ -39,11 +49,34 @@ const SAMPLES: { [C in ErrorCode]: ErrorParams<C>[] } = {
   ],
   'net-mixed-format': [{ layer: 2, layers: 3 }],
   'net-bad-layer': [{ field: 'layer' }],
-  'net-training-only': [{ layer: 'conv1', type: 'Convolution', bottom: 'data', producer: 'data', producerType: 'Data', phase: 'TEST', reason: 'include { phase TRAIN } does not match TEST' }],
+  'net-training-only': [
+    {
+      layer: 'conv1',
+      type: 'Convolution',
+      bottom: 'data',
+      producer: 'data',
+      producerType: 'Data',
+      phase: 'TEST',
+      reason: 'include { phase TRAIN } does not match TEST',
+    },
+  ],
   'net-unknown-bottom': [{ layer: 'conv1', type: 'Convolution', bottom: 'dta' }],
   'caffemodel-not-binary': [{}],
-  'caffemodel-truncated': [{ part: 'varint' }, { part: 'fixed64' }, { part: 'fixed32' }, { part: 'double' }, { part: 'float' }, { part: 'field', bytes: 400, remain: 12 }],
-  'caffemodel-invalid': [{ why: 'long-varint' }, { why: 'field-zero' }, { why: 'packed', type: 'float' }, { why: 'packed', type: 'double' }, { why: 'raw-data', bytes: 7, size: 2 }],
+  'caffemodel-truncated': [
+    { part: 'varint' },
+    { part: 'fixed64' },
+    { part: 'fixed32' },
+    { part: 'double' },
+    { part: 'float' },
+    { part: 'field', bytes: 400, remain: 12 },
+  ],
+  'caffemodel-invalid': [
+    { why: 'long-varint' },
+    { why: 'field-zero' },
+    { why: 'packed', type: 'float' },
+    { why: 'packed', type: 'double' },
+    { why: 'raw-data', bytes: 7, size: 2 },
+  ],
   'caffemodel-wiretype': [{ wire: 6 }],
   'caffemodel-unsupported': [{ rawType: 3 }],
   'net-no-layers': [
@@ -55,10 +88,15 @@ const SAMPLES: { [C in ErrorCode]: ErrorParams<C>[] } = {
   ],
   'pair-mismatch': [{ layers: ['conv1', 'bn1', 'sc1', 'fc'] }, { layers: ['conv1'] }],
   'pair-blob-count': [
-    { problem: 'convolution layer "c" has 1 blob in the caffemodel ([4, 3, 3, 3]), but the prototxt makes 2', others: [] },
+    {
+      problem: 'convolution layer "c" has 1 blob in the caffemodel ([4, 3, 3, 3]), but the prototxt makes 2',
+      others: [],
+    },
     { problem: 'Convolution layer "c" has 1 blob', others: ['d'] },
   ],
-  'pair-blob-shape': [{ problem: 'param 0 (mean) of BatchNorm layer "b" has the shape [5]', others: ['x', 'y', 'z', 'w'] }],
+  'pair-blob-shape': [
+    { problem: 'param 0 (mean) of BatchNorm layer "b" has the shape [5]', others: ['x', 'y', 'z', 'w'] },
+  ],
   'pair-missing-weights': [
     { missing: ['fc'], noneAtAll: false },
     { missing: ['c', 'b', 'fc', 'd', 'e', 'f'], noneAtAll: true },
@@ -100,8 +138,14 @@ describe('the table of errors', () => {
   it('builds typed errors: code, what, where, hint, and one message for the command line', () => {
     const e = caffeError('file-empty', {}, { kind: 'file', file: 'a.caffemodel' });
     expect(isCaffeFoldError(e)).toBe(true);
-    expect(e).toMatchObject({ code: 'file-empty', what: 'The file is empty.', hint: 'The download or copy may have failed: get the file again.' });
-    expect(e.message).toBe('a.caffemodel: The file is empty. The download or copy may have failed: get the file again.');
+    expect(e).toMatchObject({
+      code: 'file-empty',
+      what: 'The file is empty.',
+      hint: 'The download or copy may have failed: get the file again.',
+    });
+    expect(e.message).toBe(
+      'a.caffemodel: The file is empty. The download or copy may have failed: get the file again.',
+    );
     expect(caffeError('usage-skip-empty', {}).message).toBe('The option --skip needs at least one layer name.');
     expect(caffeError('file-unsupported', { format: 'onnx' }).hint).toMatch(/onnxsim/);
   });
@@ -118,6 +162,8 @@ describe('checkFileSize', () => {
       e = x;
     }
     expect(isCaffeFoldError(e) && e.code).toBe('file-too-large');
-    expect((e as Error).message).toBe('big.caffemodel: The file is 2.00 GB; caffe-fold reads files up to 2 GB. Caffe itself cannot read protobuf messages over 2 GB either: check the file.');
+    expect((e as Error).message).toBe(
+      'big.caffemodel: The file is 2.00 GB; caffe-fold reads files up to 2 GB. Caffe itself cannot read protobuf messages over 2 GB either: check the file.',
+    );
   });
 });

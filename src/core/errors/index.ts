@@ -7,7 +7,22 @@
 import { MAX_FILE_BYTES } from '../display/files';
 import { renderError, type ErrorCode, type ErrorParams } from './table';
 
-export { ERRORS, FILE_FORMATS, quoted, renderError, stop, type ErrorCode, type ErrorEntry, type ErrorParams, type FileFormat, type Invalid, type NoLayers, type PrototxtSyntax, type Truncated, type UsageCode } from './table';
+export {
+  ERRORS,
+  FILE_FORMATS,
+  quoted,
+  renderError,
+  stop,
+  type ErrorCode,
+  type ErrorEntry,
+  type ErrorParams,
+  type FileFormat,
+  type Invalid,
+  type NoLayers,
+  type PrototxtSyntax,
+  type Truncated,
+  type UsageCode,
+} from './table';
 
 export type ErrorWhere =
   | { kind: 'text'; file?: string; line: number; col: number; offset: number }
@@ -36,7 +51,11 @@ export class CaffeFoldError<C extends ErrorCode = ErrorCode> extends Error {
 }
 
 /** The error of this code, its message filled in from the table. */
-export function caffeError<C extends ErrorCode>(code: C, params: ErrorParams<C>, where?: ErrorWhere): CaffeFoldError<C> {
+export function caffeError<C extends ErrorCode>(
+  code: C,
+  params: ErrorParams<C>,
+  where?: ErrorWhere,
+): CaffeFoldError<C> {
   return new CaffeFoldError(code, params, where);
 }
 
@@ -82,9 +101,19 @@ export interface PlainError {
 
 /** The error as plain data. */
 export function plainOf(e: CaffeFoldError): PlainError {
-  return { code: e.code, what: e.what, where: e.where, whereText: formatWhere(e.where) || undefined, hint: e.hint, message: e.message };
+  return {
+    code: e.code,
+    what: e.what,
+    where: e.where,
+    whereText: formatWhere(e.where) || undefined,
+    hint: e.hint,
+    message: e.message,
+  };
 }
 
 export function isCaffeFoldError(e: unknown): e is CaffeFoldError {
-  return e instanceof CaffeFoldError || (typeof e === 'object' && e !== null && (e as { name?: string }).name === 'CaffeFoldError');
+  return (
+    e instanceof CaffeFoldError ||
+    (typeof e === 'object' && e !== null && (e as { name?: string }).name === 'CaffeFoldError')
+  );
 }

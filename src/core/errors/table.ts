@@ -16,7 +16,11 @@ export interface ErrorEntry {
 }
 
 /** `"a", "b", "c", …`: the first `max` names, quoted. */
-export const quoted = (names: readonly string[], max: number) => `${names.slice(0, max).map((n) => `"${n}"`).join(', ')}${names.length > max ? ', …' : ''}`;
+export const quoted = (names: readonly string[], max: number) =>
+  `${names
+    .slice(0, max)
+    .map((n) => `"${n}"`)
+    .join(', ')}${names.length > max ? ', …' : ''}`;
 
 /** The sentence with a full stop at its end (a message from elsewhere may have none). */
 export const stop = (s: string) => (/[.!?]$/.test(s.trimEnd()) ? s.trimEnd() : `${s.trimEnd()}.`);
@@ -34,10 +38,19 @@ export const FILE_FORMATS = {
   gif: { what: 'This is a GIF image, not a Caffe model file.', hint: DROP_PAIR },
   zip: { what: 'This is a zip archive, not a Caffe model file.', hint: UNPACK },
   gzip: { what: 'This is a gzip archive, not a Caffe model file.', hint: UNPACK },
-  hdf5: { what: 'This is an HDF5 file (.caffemodel.h5), not a Caffe model file.', hint: "Save the weights as a binary .caffemodel (Caffe's net.save) and drop that." },
+  hdf5: {
+    what: 'This is an HDF5 file (.caffemodel.h5), not a Caffe model file.',
+    hint: "Save the weights as a binary .caffemodel (Caffe's net.save) and drop that.",
+  },
   pdf: { what: 'This is a PDF document, not a Caffe model file.', hint: DROP_PAIR },
-  onnx: { what: 'This looks like an ONNX model, not a Caffe model.', hint: 'Fold ONNX models with onnxoptimizer or onnxsim; caffe-fold reads Caffe .prototxt + .caffemodel pairs.' },
-  unknown: { what: 'This is neither a Caffe network definition (text) nor Caffe weights (binary NetParameter).', hint: DROP_PAIR },
+  onnx: {
+    what: 'This looks like an ONNX model, not a Caffe model.',
+    hint: 'Fold ONNX models with onnxoptimizer or onnxsim; caffe-fold reads Caffe .prototxt + .caffemodel pairs.',
+  },
+  unknown: {
+    what: 'This is neither a Caffe network definition (text) nor Caffe weights (binary NetParameter).',
+    hint: DROP_PAIR,
+  },
 } as const satisfies Record<string, { what: string; hint: string }>;
 
 export type FileFormat = keyof typeof FILE_FORMATS;
@@ -48,8 +61,10 @@ export type NoLayers =
   | { why: 'empty' }
   | { why: 'no-layers'; inputs: string[] };
 
-const DESCRIBE_NET = 'Give the .prototxt that describes the network: the text file with its layer { name: … type: … } blocks.';
-const OTHER_NETWORK = 'These weights belong to another network (or another version of it): give the .caffemodel that was trained with this .prototxt.';
+const DESCRIBE_NET =
+  'Give the .prototxt that describes the network: the text file with its layer { name: … type: … } blocks.';
+const OTHER_NETWORK =
+  'These weights belong to another network (or another version of it): give the .caffemodel that was trained with this .prototxt.';
 
 /** A blob count or shape Caffe refuses (core/pairing.ts says which), and how many other layers do not fit either. */
 const pairProblem = (p: { problem: string; others: string[] }) => {
@@ -115,7 +130,8 @@ const syntaxHint = (p: PrototxtSyntax): string => {
 };
 
 /** What of a caffemodel runs past the end of its message (core/caffemodel/read.ts). */
-export type Truncated = { part: 'varint' | 'fixed64' | 'fixed32' | 'double' | 'float' } | { part: 'field'; bytes: number; remain: number };
+export type Truncated =
+  { part: 'varint' | 'fixed64' | 'fixed32' | 'double' | 'float' } | { part: 'field'; bytes: number; remain: number };
 
 const truncatedWhat = (p: Truncated): string => {
   switch (p.part) {
@@ -135,7 +151,10 @@ const truncatedWhat = (p: Truncated): string => {
 };
 
 /** What is not protobuf, or not a blob, in a caffemodel (core/caffemodel/read.ts). */
-export type Invalid = { why: 'long-varint' | 'field-zero' } | { why: 'packed'; type: 'float' | 'double' } | { why: 'raw-data'; bytes: number; size: number };
+export type Invalid =
+  | { why: 'long-varint' | 'field-zero' }
+  | { why: 'packed'; type: 'float' | 'double' }
+  | { why: 'raw-data'; bytes: number; size: number };
 
 const invalidWhat = (p: Invalid): string => {
   switch (p.why) {
@@ -156,7 +175,8 @@ export const ERRORS = {
   // Files as a whole.
   'file-empty': { what: 'The file is empty.', hint: 'The download or copy may have failed: get the file again.' },
   'file-too-large': {
-    what: (p: { bytes: number }) => `The file is ${(p.bytes / 2 ** 30).toFixed(2)} GB; caffe-fold reads files up to 2 GB.`,
+    what: (p: { bytes: number }) =>
+      `The file is ${(p.bytes / 2 ** 30).toFixed(2)} GB; caffe-fold reads files up to 2 GB.`,
     hint: 'Caffe itself cannot read protobuf messages over 2 GB either: check the file.',
   },
   'file-unsupported': {
@@ -183,7 +203,9 @@ export const ERRORS = {
     what: (p: { count: number; compare: boolean }) =>
       `${p.count} files were given; ${p.compare ? 'each side takes one .prototxt and one .caffemodel' : 'caffe-fold takes one .prototxt and optionally its .caffemodel'}.`,
     hint: (p: { compare: boolean }) =>
-      p.compare ? 'Give each side its .prototxt and its .caffemodel.' : 'Open the network description (.prototxt) and, if you want the weights folded too, its .caffemodel.',
+      p.compare
+        ? 'Give each side its .prototxt and its .caffemodel.'
+        : 'Open the network description (.prototxt) and, if you want the weights folded too, its .caffemodel.',
   },
   'two-prototxt': {
     what: (p: { names: string[] }) => `Both files are network descriptions (.prototxt): ${quoted(p.names, 2)}.`,
@@ -194,34 +216,52 @@ export const ERRORS = {
     hint: 'Give one .caffemodel together with the .prototxt that describes its network.',
   },
   'sample-missing': {
-    what: (p: { name: string; status: number }) => `The bundled sample "${p.name}" could not be loaded (HTTP ${p.status}).`,
+    what: (p: { name: string; status: number }) =>
+      `The bundled sample "${p.name}" could not be loaded (HTTP ${p.status}).`,
     hint: 'This build has no sample model; open your own files instead.',
   },
   'output-is-input': {
-    what: (p: { flag: string }) => `The output (${p.flag}) is one of the input files; caffe-fold never overwrites its input.`,
+    what: (p: { flag: string }) =>
+      `The output (${p.flag}) is one of the input files; caffe-fold never overwrites its input.`,
     hint: (p: { flag: string }) => `Choose another name with ${p.flag}.`,
   },
 
   // The network definition.
   'prototxt-too-large': {
-    what: (p: { bytes: number }) => `The network definition is ${(p.bytes / 2 ** 20).toFixed(0)} MB; real ones are well under 10 MB.`,
+    what: (p: { bytes: number }) =>
+      `The network definition is ${(p.bytes / 2 ** 20).toFixed(0)} MB; real ones are well under 10 MB.`,
     hint: 'Check that this is the .prototxt and not the weights.',
   },
-  'prototxt-not-text': { what: 'This is a binary file, not a text network definition (.prototxt).', hint: 'Give the deploy .prototxt of the network.' },
+  'prototxt-not-text': {
+    what: 'This is a binary file, not a text network definition (.prototxt).',
+    hint: 'Give the deploy .prototxt of the network.',
+  },
   'prototxt-syntax': { what: syntaxWhat, hint: syntaxHint },
   'net-mixed-format': {
     what: (p: { layer: number; layers: number }) =>
       `The file mixes new "layer {" and old "layers {" blocks (${p.layer} and ${p.layers}); Caffe refuses such a net ("inconsistent NetParameter").`,
     hint: 'Upgrade the old "layers" blocks with Caffe\'s upgrade_net_proto_text tool, or keep one form.',
   },
-  'net-bad-layer': { what: (p: { field: string }) => `The field "${p.field}" must be a block { … }.`, hint: 'Write the layer as layer { name: … type: … }.' },
+  'net-bad-layer': {
+    what: (p: { field: string }) => `The field "${p.field}" must be a block { … }.`,
+    hint: 'Write the layer as layer { name: … type: … }.',
+  },
   'net-training-only': {
-    what: (p: { layer: string; type: string; bottom: string; producer: string; producerType: string; phase: string; reason: string }) =>
+    what: (p: {
+      layer: string;
+      type: string;
+      bottom: string;
+      producer: string;
+      producerType: string;
+      phase: string;
+      reason: string;
+    }) =>
       `Layer "${p.layer}" (${p.type}) reads "${p.bottom}", which only ${p.producerType} layer "${p.producer}" produces, and that layer is left out in the ${p.phase} phase (${p.reason}): this looks like a training net.`,
     hint: 'Fold the deploy prototxt (the one with an Input layer or input_shape), not the train/val one.',
   },
   'net-unknown-bottom': {
-    what: (p: { layer: string; type: string; bottom: string }) => `Layer "${p.layer}" (${p.type}) reads blob "${p.bottom}", which no earlier layer or input produces.`,
+    what: (p: { layer: string; type: string; bottom: string }) =>
+      `Layer "${p.layer}" (${p.type}) reads blob "${p.bottom}", which no earlier layer or input produces.`,
     hint: 'Check the bottom name for a typo, or that the producing layer comes first and is not excluded in the TEST phase.',
   },
 
@@ -230,7 +270,10 @@ export const ERRORS = {
     what: 'This is not a Caffe .caffemodel (binary NetParameter).',
     hint: 'Give the weights file that Caffe saved (.caffemodel); a text file is the .prototxt.',
   },
-  'caffemodel-truncated': { what: truncatedWhat, hint: 'The file looks cut short or damaged: download or copy it again.' },
+  'caffemodel-truncated': {
+    what: truncatedWhat,
+    hint: 'The file looks cut short or damaged: download or copy it again.',
+  },
   'caffemodel-invalid': { what: invalidWhat, hint: DAMAGED },
   'caffemodel-wiretype': { what: (p: { wire: number }) => `Wire type ${p.wire} is not valid here.`, hint: DAMAGED },
   'caffemodel-unsupported': {
@@ -246,12 +289,16 @@ export const ERRORS = {
           : p.inputs.length
             ? `The network definition declares ${one(p.inputs.length, 'an input', 'inputs')} (${quoted(p.inputs, 3)}) but no layers: there is nothing to fold or draw.`
             : 'The network definition has no layers (no "layer { … }" blocks): there is nothing to fold or draw.',
-    hint: (p: NoLayers) => (p.why === 'excluded' ? 'Give the deploy .prototxt of the network (the one with an Input layer or input_shape).' : DESCRIBE_NET),
+    hint: (p: NoLayers) =>
+      p.why === 'excluded'
+        ? 'Give the deploy .prototxt of the network (the one with an Input layer or input_shape).'
+        : DESCRIBE_NET,
   },
 
   // The pair: does the caffemodel fit the prototxt, as Caffe decides?
   'pair-mismatch': {
-    what: (p: { layers: string[] }) => `None of the ${p.layers.length} weighted layers of the caffemodel (${quoted(p.layers, 3)}) is in the prototxt.`,
+    what: (p: { layers: string[] }) =>
+      `None of the ${p.layers.length} weighted layers of the caffemodel (${quoted(p.layers, 3)}) is in the prototxt.`,
     hint: 'These weights belong to another network: drop the .prototxt that was trained with them.',
   },
   'pair-blob-count': { what: pairProblem, hint: OTHER_NETWORK },
@@ -266,7 +313,10 @@ export const ERRORS = {
   },
 
   // Folding.
-  'fold-no-weights': { what: 'There are no weights to fold.', hint: 'Drop the .caffemodel that goes with this .prototxt.' },
+  'fold-no-weights': {
+    what: 'There are no weights to fold.',
+    hint: 'Drop the .caffemodel that goes with this .prototxt.',
+  },
   'fold-structure': {
     what: (p: { problem: string; blob?: string }) =>
       `The folded network would not compute what the original computes: ${p.problem}${p.blob ? ` (blob "${p.blob}")` : ''}.`,
@@ -276,8 +326,14 @@ export const ERRORS = {
   // The command line's arguments (the CLI prints its usage after these: no hint).
   'usage-needs-value': { what: (p: { flag: string }) => `The option ${p.flag} needs a value.`, hint: '' },
   'usage-unknown-option': { what: (p: { option: string }) => `Unknown option ${p.option}.`, hint: '' },
-  'usage-not-a-count': { what: (p: { flag: string; value: string }) => `The option ${p.flag} takes a whole number ≥ 0, not "${p.value}".`, hint: '' },
-  'usage-zero-factor': { what: (p: { value: string }) => `The option --zero-factor takes "caffe" or "one", not "${p.value}".`, hint: '' },
+  'usage-not-a-count': {
+    what: (p: { flag: string; value: string }) => `The option ${p.flag} takes a whole number ≥ 0, not "${p.value}".`,
+    hint: '',
+  },
+  'usage-zero-factor': {
+    what: (p: { value: string }) => `The option --zero-factor takes "caffe" or "one", not "${p.value}".`,
+    hint: '',
+  },
   'usage-skip-empty': { what: 'The option --skip needs at least one layer name.', hint: '' },
   'usage-model-required': { what: 'The option --model is required.', hint: '' },
   'usage-against-two-files': { what: 'The option --against needs two files: B.prototxt B.caffemodel.', hint: '' },
@@ -305,7 +361,8 @@ export type UsageCode = Extract<ErrorCode, `usage-${string}`>;
 type ParamsOf<T> = T extends (p: infer P) => string ? P : object;
 
 /** The parameters a code's templates take (`{}` for a code whose message is fixed). */
-export type ErrorParams<C extends ErrorCode> = ParamsOf<(typeof ERRORS)[C]['what']> & ParamsOf<(typeof ERRORS)[C]['hint']>;
+export type ErrorParams<C extends ErrorCode> = ParamsOf<(typeof ERRORS)[C]['what']> &
+  ParamsOf<(typeof ERRORS)[C]['hint']>;
 
 /** The code's what and hint, filled in. */
 export function renderError<C extends ErrorCode>(code: C, params: ErrorParams<C>): { what: string; hint: string } {

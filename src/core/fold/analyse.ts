@@ -26,7 +26,7 @@ const SHORT: Record<string, string> = {
 };
 
 export function chainLabel(pattern: ChainPattern, producerType?: string): string {
-  const p = producerType ? SHORT[producerType] ?? producerType : '';
+  const p = producerType ? (SHORT[producerType] ?? producerType) : '';
   switch (pattern) {
     case 'producer-bn-scale':
       return `${p}+BN+Scale`;
@@ -68,7 +68,11 @@ export function producerInfo(layer: NetLayer): ProducerInfo {
 export function bnParams(layer: NetLayer): { eps: number; useGlobalStats: boolean; explicit: boolean } {
   const p = message(layer.msg, 'batch_norm_param');
   const set = p ? bool(p, 'use_global_stats') : undefined;
-  return { eps: (p && num(p, 'eps')) ?? 1e-5, useGlobalStats: set ?? layer.phase === 'TEST', explicit: set !== undefined };
+  return {
+    eps: (p && num(p, 'eps')) ?? 1e-5,
+    useGlobalStats: set ?? layer.phase === 'TEST',
+    explicit: set !== undefined,
+  };
 }
 
 export function scaleParams(layer: NetLayer): { axis: number; numAxes: number; biasTerm: boolean } {
@@ -137,7 +141,11 @@ function placeInFileOrder(net: Net, chains: Chain[], refusals: Refusal[]): Chain
   const order = new Map(net.layers.map((l) => [l.name, l.index]));
   chains.sort((x, y) => (order.get(x.layers[0]) ?? 0) - (order.get(y.layers[0]) ?? 0));
   const repeated = repeatedNames(net);
-  const placed = placeChains(net, chains.filter((c) => !ambiguousName(repeated, c, refusals)), refusals);
+  const placed = placeChains(
+    net,
+    chains.filter((c) => !ambiguousName(repeated, c, refusals)),
+    refusals,
+  );
   return placed.map((p) => p.chain);
 }
 
@@ -158,8 +166,15 @@ function analyseBatchNorm(ctx: Analysing, bn: NetLayer): void {
   if (!problem && producer) return addChain(ctx, producer, bn, scale);
   if (scale) return addChain(ctx, undefined, bn, scale);
   // Why the other way out, one Scale layer replacing BN + Scale, does not apply either.
-  const structural = problem!.code === 'bn-input-not-foldable' || problem!.code === 'producer-output-shared' || problem!.code === 'producer-weights-shared';
-  const alternative = scaleNote ? `; and ${scaleNote.reason}` : structural ? '; no per-channel Scale follows it, so it cannot be merged into one either' : '';
+  const structural =
+    problem!.code === 'bn-input-not-foldable' ||
+    problem!.code === 'producer-output-shared' ||
+    problem!.code === 'producer-weights-shared';
+  const alternative = scaleNote
+    ? `; and ${scaleNote.reason}`
+    : structural
+      ? '; no per-channel Scale follows it, so it cannot be merged into one either'
+      : '';
   refuse(ctx, bn, problem!.code, problem!.reason + alternative);
 }
 
@@ -177,27 +192,41 @@ function analyseLoneScale(ctx: Analysing, s: NetLayer): void {
  * Why this BatchNorm cannot fold whatever surrounds it — its mode, its bottoms and tops, its blobs and statistics
  * (`warn`: the model is damaged, which is worth a warning too) — or else its channel count from the blobs.
  */
-function batchNormProblem(ctx: Analysing, bn: NetLayer): (Problem & { warn?: true }) | { channels: number | undefined } {
+function batchNormProblem(
+  ctx: Analysing,
+  bn: NetLayer,
+): (Problem & { warn?: true }) | { channels: number | undefined } {
   const { eps, useGlobalStats, explicit } = bnParams(bn);
   if (!useGlobalStats) {
     return {
       code: 'bn-batch-stats',
       reason: explicit
         ? 'use_global_stats: false — it normalises with the statistics of each batch at inference, so no fixed per-channel factor can replace it'
-        : `it runs in the TRAIN phase (${bn.phase === ctx.net.phase ? 'the net\'s state { phase: TRAIN }' : 'its own phase: TRAIN'}) with use_global_stats unset, so Caffe normalises with the statistics of each batch and no fixed per-channel factor can replace it`,
+        : `it runs in the TRAIN phase (${bn.phase === ctx.net.phase ? "the net's state { phase: TRAIN }" : 'its own phase: TRAIN'}) with use_global_stats unset, so Caffe normalises with the statistics of each batch and no fixed per-channel factor can replace it`,
     };
   }
   if (bn.bottoms.length !== 1 || bn.tops.length !== 1) {
-    return { code: 'bn-input-not-foldable', reason: `it has ${bn.bottoms.length} bottoms and ${bn.tops.length} tops; a BatchNorm has one of each` };
+    return {
+      code: 'bn-input-not-foldable',
+      reason: `it has ${bn.bottoms.length} bottoms and ${bn.tops.length} tops; a BatchNorm has one of each`,
+    };
   }
   if (!ctx.weights) return { channels: undefined };
   const w = ctx.weights.get(bn.name);
   if (!w || w.blobs.length < 3) {
-    return { code: 'blobs-missing', reason: w ? `it has ${w.blobs.length} blobs in the caffemodel, not 3 (mean, variance, factor)` : 'it has no weights in the caffemodel' };
+    return {
+      code: 'blobs-missing',
+      reason: w
+        ? `it has ${w.blobs.length} blobs in the caffemodel, not 3 (mean, variance, factor)`
+        : 'it has no weights in the caffemodel',
+    };
   }
   const channels = count(w.blobs[0]);
   if (count(w.blobs[1]) !== channels || count(w.blobs[2]) < 1) {
-    return { code: 'blobs-shape', reason: `its blobs have ${count(w.blobs[0])}, ${count(w.blobs[1])} and ${count(w.blobs[2])} values; expected C, C and 1` };
+    return {
+      code: 'blobs-shape',
+      reason: `its blobs have ${count(w.blobs[0])}, ${count(w.blobs[1])} and ${count(w.blobs[2])} values; expected C, C and 1`,
+    };
   }
   const bad = badStatistics(w, eps, ctx.zeroFactor);
   if (bad) return { code: 'bad-statistics', reason: bad, warn: true };
@@ -208,76 +237,155 @@ function batchNormProblem(ctx: Analysing, bn: NetLayer): (Problem & { warn?: tru
  * The BatchNorm's Scale partner: the only reader of its output, not yet claimed, one bottom, per channel, with
  * as many channels. `scaleNote` says why such a reader does not qualify.
  */
-function scalePartner(ctx: Analysing, bn: NetLayer, channels: number | undefined): { scale?: NetLayer; scaleNote?: Problem } {
+function scalePartner(
+  ctx: Analysing,
+  bn: NetLayer,
+  channels: number | undefined,
+): { scale?: NetLayer; scaleNote?: Problem } {
   const next = onlyReader(ctx.net, bn.topRefs[0].id);
   if (!next || next.type !== 'Scale' || ctx.claimed.has(next.index)) return {};
   let scaleNote = scaleProblem(next, ctx.weights);
   if (!scaleNote && ctx.weights && channels !== undefined && count(ctx.weights.get(next.name)?.blobs[0]) !== channels) {
-    scaleNote = { code: 'blobs-shape', reason: `Scale "${next.name}" has ${count(ctx.weights.get(next.name)?.blobs[0])} values, BatchNorm has ${channels}` };
+    scaleNote = {
+      code: 'blobs-shape',
+      reason: `Scale "${next.name}" has ${count(ctx.weights.get(next.name)?.blobs[0])} values, BatchNorm has ${channels}`,
+    };
   }
   return scaleNote ? { scaleNote } : { scale: next };
 }
 
 /** Why this Scale layer cannot take part in a per-channel fold, or undefined. */
 function scaleProblem(s: NetLayer, weights: Map<string, ModelLayer> | undefined): Problem | undefined {
-  if (s.bottoms.length !== 1) return { code: 'scale-two-bottoms', reason: `Scale "${s.name}" has ${s.bottoms.length} bottoms: its multiplier is a blob computed at run time, not a per-channel constant` };
+  if (s.bottoms.length !== 1)
+    return {
+      code: 'scale-two-bottoms',
+      reason: `Scale "${s.name}" has ${s.bottoms.length} bottoms: its multiplier is a blob computed at run time, not a per-channel constant`,
+    };
   const sp = scaleParams(s);
-  if (sp.axis !== 1) return { code: 'scale-axis', reason: `Scale "${s.name}" has axis: ${sp.axis}; only per-channel scaling (axis 1) folds` };
-  if (sp.numAxes !== 1) return { code: 'scale-num-axes', reason: `Scale "${s.name}" has num_axes: ${sp.numAxes}; only per-channel scaling (num_axes 1) folds` };
+  if (sp.axis !== 1)
+    return {
+      code: 'scale-axis',
+      reason: `Scale "${s.name}" has axis: ${sp.axis}; only per-channel scaling (axis 1) folds`,
+    };
+  if (sp.numAxes !== 1)
+    return {
+      code: 'scale-num-axes',
+      reason: `Scale "${s.name}" has num_axes: ${sp.numAxes}; only per-channel scaling (num_axes 1) folds`,
+    };
   if (weights) {
     const w = weights.get(s.name);
-    if (!w || w.blobs.length === 0) return { code: 'blobs-missing', reason: `Scale "${s.name}" has no weights in the caffemodel` };
+    if (!w || w.blobs.length === 0)
+      return { code: 'blobs-missing', reason: `Scale "${s.name}" has no weights in the caffemodel` };
     const C = count(w.blobs[0]);
-    if (sp.biasTerm && (w.blobs.length < 2 || count(w.blobs[1]) !== C)) return { code: 'blobs-shape', reason: `Scale "${s.name}" has bias_term: true but its bias blob is missing or has the wrong size` };
+    if (sp.biasTerm && (w.blobs.length < 2 || count(w.blobs[1]) !== C))
+      return {
+        code: 'blobs-shape',
+        reason: `Scale "${s.name}" has bias_term: true but its bias blob is missing or has the wrong size`,
+      };
   }
   return undefined;
 }
 
 /** Why this producer cannot absorb a per-channel affine map on its output, or undefined. */
-function producerProblem(ctx: Analysing, p: NetLayer | undefined, reader: NetLayer, channels: number | undefined): Problem | undefined {
-  if (!p) return { code: 'bn-input-not-foldable', reason: `its input "${reader.bottoms[0]}" is a net input, not the output of a convolution or inner product` };
+function producerProblem(
+  ctx: Analysing,
+  p: NetLayer | undefined,
+  reader: NetLayer,
+  channels: number | undefined,
+): Problem | undefined {
+  if (!p)
+    return {
+      code: 'bn-input-not-foldable',
+      reason: `its input "${reader.bottoms[0]}" is a net input, not the output of a convolution or inner product`,
+    };
   if (!PRODUCER_TYPES.has(p.type)) {
-    return { code: 'bn-input-not-foldable', reason: `its input comes from ${p.type} "${p.name}", not from a Convolution, Deconvolution or InnerProduct` };
+    return {
+      code: 'bn-input-not-foldable',
+      reason: `its input comes from ${p.type} "${p.name}", not from a Convolution, Deconvolution or InnerProduct`,
+    };
   }
-  if (ctx.claimed.has(p.index)) return { code: 'producer-output-shared', reason: `${p.type} "${p.name}" already absorbs another chain` };
-  if (p.topRefs.length !== 1) return { code: 'producer-output-shared', reason: `${p.type} "${p.name}" has ${p.topRefs.length} tops` };
+  if (ctx.claimed.has(p.index))
+    return { code: 'producer-output-shared', reason: `${p.type} "${p.name}" already absorbs another chain` };
+  if (p.topRefs.length !== 1)
+    return { code: 'producer-output-shared', reason: `${p.type} "${p.name}" has ${p.topRefs.length} tops` };
   const readers = ctx.net.consumers.get(p.topRefs[0].id) ?? [];
   if (readers.length !== 1) {
     const others = readers.filter((i) => i !== reader.index).map((i) => `"${ctx.net.layers[i].name}"`);
-    return { code: 'producer-output-shared', reason: `the output of ${p.type} "${p.name}" is also read by ${others.join(', ')}, which must keep seeing the unnormalised values` };
+    return {
+      code: 'producer-output-shared',
+      reason: `the output of ${p.type} "${p.name}" is also read by ${others.join(', ')}, which must keep seeing the unnormalised values`,
+    };
   }
-  if (sharesWeights(ctx, p)) return { code: 'producer-weights-shared', reason: `${p.type} "${p.name}" shares its weights with another layer (param name), so they cannot be rescaled for one use` };
+  if (sharesWeights(ctx, p))
+    return {
+      code: 'producer-weights-shared',
+      reason: `${p.type} "${p.name}" shares its weights with another layer (param name), so they cannot be rescaled for one use`,
+    };
   return ctx.weights ? producerBlobsProblem(p, ctx.weights.get(p.name), reader, channels) : undefined;
 }
 
 /** Why the producer's blobs in the caffemodel cannot be rescaled for `reader`'s channels, or undefined. */
-function producerBlobsProblem(p: NetLayer, w: ModelLayer | undefined, reader: NetLayer, channels: number | undefined): Problem | undefined {
+function producerBlobsProblem(
+  p: NetLayer,
+  w: ModelLayer | undefined,
+  reader: NetLayer,
+  channels: number | undefined,
+): Problem | undefined {
   const info = producerInfo(p);
-  if (!w || w.blobs.length === 0) return { code: 'blobs-missing', reason: `${p.type} "${p.name}" has no weights in the caffemodel` };
+  if (!w || w.blobs.length === 0)
+    return { code: 'blobs-missing', reason: `${p.type} "${p.name}" has no weights in the caffemodel` };
   const wantBlobs = info.hasBias ? 2 : 1;
   if (w.blobs.length !== wantBlobs) {
-    return { code: 'blobs-shape', reason: `${p.type} "${p.name}" has ${w.blobs.length} blobs in the caffemodel but bias_term says ${wantBlobs}` };
+    return {
+      code: 'blobs-shape',
+      reason: `${p.type} "${p.name}" has ${w.blobs.length} blobs in the caffemodel but bias_term says ${wantBlobs}`,
+    };
   }
   const W = w.blobs[0];
   const declared = W.shape.reduce((x, d) => x * d, 1);
   if (W.shape.length && declared !== W.count) {
-    return { code: 'blobs-shape', reason: `the weights of ${p.type} "${p.name}" declare the shape [${W.shape.join(', ')}] (${declared} values) but hold ${W.count}: the caffemodel is damaged` };
+    return {
+      code: 'blobs-shape',
+      reason: `the weights of ${p.type} "${p.name}" declare the shape [${W.shape.join(', ')}] (${declared} values) but hold ${W.count}: the caffemodel is damaged`,
+    };
   }
   if (p.type !== 'InnerProduct' && W.shape.length < 2) {
-    return { code: 'blobs-shape', reason: `the weights of ${p.type} "${p.name}" have ${W.shape.length ? `the shape [${W.shape.join(', ')}]` : 'no shape'}; a convolution's are [out, in, kernel…]` };
+    return {
+      code: 'blobs-shape',
+      reason: `the weights of ${p.type} "${p.name}" have ${W.shape.length ? `the shape [${W.shape.join(', ')}]` : 'no shape'}; a convolution's are [out, in, kernel…]`,
+    };
   }
   const C = producerOutChannels(p, w);
-  if (C === undefined || C <= 0) return { code: 'blobs-shape', reason: `the weights of ${p.type} "${p.name}" do not match its num_output/group` };
+  if (C === undefined || C <= 0)
+    return { code: 'blobs-shape', reason: `the weights of ${p.type} "${p.name}" do not match its num_output/group` };
   if (channels !== undefined && C !== channels) {
-    return { code: 'blobs-shape', reason: `${p.type} "${p.name}" has ${C} output channels but "${reader.name}" has ${channels}` };
+    return {
+      code: 'blobs-shape',
+      reason: `${p.type} "${p.name}" has ${C} output channels but "${reader.name}" has ${channels}`,
+    };
   }
-  if (info.hasBias && count(w.blobs[1]) !== C) return { code: 'blobs-shape', reason: `the bias of ${p.type} "${p.name}" has ${count(w.blobs[1])} values, not ${C}` };
+  if (info.hasBias && count(w.blobs[1]) !== C)
+    return {
+      code: 'blobs-shape',
+      reason: `the bias of ${p.type} "${p.name}" has ${count(w.blobs[1])} values, not ${C}`,
+    };
   return undefined;
 }
 
 /** Record a chain — producer and/or BatchNorm and/or Scale — and claim its layers. */
-function addChain(ctx: Analysing, producer: NetLayer | undefined, bn: NetLayer | undefined, scale: NetLayer | undefined): void {
-  const pattern: ChainPattern = !producer ? 'bn-scale' : bn ? (scale ? 'producer-bn-scale' : 'producer-bn') : 'producer-scale';
+function addChain(
+  ctx: Analysing,
+  producer: NetLayer | undefined,
+  bn: NetLayer | undefined,
+  scale: NetLayer | undefined,
+): void {
+  const pattern: ChainPattern = !producer
+    ? 'bn-scale'
+    : bn
+      ? scale
+        ? 'producer-bn-scale'
+        : 'producer-bn'
+      : 'producer-scale';
   const layers = [producer, bn, scale].filter((l): l is NetLayer => !!l);
   // BN+Scale→Scale keeps the Scale (it takes the BatchNorm's input); otherwise the producer absorbs the rest.
   const target = producer ?? scale!;
@@ -342,7 +450,15 @@ function repeatedNames(net: Net): Set<string> {
 function ambiguousName(repeated: Set<string>, c: Chain, refusals: Refusal[]): boolean {
   const name = c.layers.find((n) => !n || repeated.has(n));
   if (name === undefined) return false;
-  refusals.push(chainRefusal(c, 'layer-name-ambiguous', name ? `the net has more than one layer named "${name}": weights are matched to layers by name, so which one folds is ambiguous` : 'a layer of the chain has no name: weights are matched to layers by name'));
+  refusals.push(
+    chainRefusal(
+      c,
+      'layer-name-ambiguous',
+      name
+        ? `the net has more than one layer named "${name}": weights are matched to layers by name, so which one folds is ambiguous`
+        : 'a layer of the chain has no name: weights are matched to layers by name',
+    ),
+  );
   return true;
 }
 
@@ -358,9 +474,15 @@ export function placeChains(net: Net, chains: Chain[], refusals: Refusal[]): Pla
   const keepTopRule = !topRuleViolation(net.layers, model.inputs);
   const problemOf = (trial: Placement[]) => {
     const wired = rewire(net, trial);
-    return checkWiring(model, trial, wired, model.inputs) ?? (keepTopRule ? topRuleViolation(wired, model.inputs) : undefined);
+    return (
+      checkWiring(model, trial, wired, model.inputs) ??
+      (keepTopRule ? topRuleViolation(wired, model.inputs) : undefined)
+    );
   };
-  const at = (chain: Chain, spot: string): Placement => ({ chain: { ...chain, moveTo: spot === chain.target ? undefined : spot }, at: spot });
+  const at = (chain: Chain, spot: string): Placement => ({
+    chain: { ...chain, moveTo: spot === chain.target ? undefined : spot },
+    at: spot,
+  });
   // Most nets fold with every surviving layer in its own place: one check, linear in the layers.
   const inPlace = chains.map((c) => at(c, c.target));
   if (!problemOf(inPlace)) return inPlace;
@@ -377,7 +499,10 @@ export function placeChains(net: Net, chains: Chain[], refusals: Refusal[]): Pla
         break;
       }
     }
-    if (problem) refusals.push(chainRefusal(chain, 'rewire-conflict', `folding it would change what the net computes: ${problem.message}`));
+    if (problem)
+      refusals.push(
+        chainRefusal(chain, 'rewire-conflict', `folding it would change what the net computes: ${problem.message}`),
+      );
   }
   return placed;
 }
@@ -414,8 +539,10 @@ function badStatistics(w: ModelLayer, eps: number, zeroFactor: 'caffe' | 'one'):
   const s = f === 0 ? (zeroFactor === 'one' ? 1 : 0) : 1 / f;
   for (let c = 0; c < v.length; c++) {
     const variance = v[c] * s;
-    if (!Number.isFinite(variance) || !Number.isFinite(mean[c] * s)) return `channel ${c} has a non-finite statistic (mean ${mean[c]}, variance ${v[c]}): the model is damaged`;
-    if (variance + eps <= 0) return `channel ${c} has a negative variance (${variance}) that eps ${eps} does not cover: the model is damaged`;
+    if (!Number.isFinite(variance) || !Number.isFinite(mean[c] * s))
+      return `channel ${c} has a non-finite statistic (mean ${mean[c]}, variance ${v[c]}): the model is damaged`;
+    if (variance + eps <= 0)
+      return `channel ${c} has a negative variance (${variance}) that eps ${eps} does not cover: the model is damaged`;
   }
   return undefined;
 }

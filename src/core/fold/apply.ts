@@ -3,11 +3,35 @@
  * input before it is accepted, then both files rewritten through the lossless writers.
  */
 import type { Net, NetLayer } from '../net';
-import { writeCaffemodel, type BlobInfo, type CaffeModel, type LayerEdit, type ModelLayer, type NewBlob } from '../caffemodel';
+import {
+  writeCaffemodel,
+  type BlobInfo,
+  type CaffeModel,
+  type LayerEdit,
+  type ModelLayer,
+  type NewBlob,
+} from '../caffemodel';
 import { PrototxtEditor, fields, message, nums, parsePrototxt, quote } from '../prototxt';
-import { bnAffine, bnStats, foldBias, rowScaler, scaleAffine, scaleWeights, type Affine, type WeightLayout } from './math';
+import {
+  bnAffine,
+  bnStats,
+  foldBias,
+  rowScaler,
+  scaleAffine,
+  scaleWeights,
+  type Affine,
+  type WeightLayout,
+} from './math';
 import { blobCopy, blobFloats, blobRows, fromDType, scaledRows, scaleInPlace, toDType } from './blobs';
-import { bnParams, chainRefusal, placeChains, producerInfo, producerOutChannels, producerParamName, scaleParams } from './analyse';
+import {
+  bnParams,
+  chainRefusal,
+  placeChains,
+  producerInfo,
+  producerOutChannels,
+  producerParamName,
+  scaleParams,
+} from './analyse';
 import { checkWiring, topRuleViolation, valueModel, wiringOf, type Placement } from './wiring';
 import { buildNet } from '../net';
 import { caffeError, isCaffeFoldError } from '../errors';
@@ -24,7 +48,17 @@ import {
   type Tensor3,
   type Weights,
 } from './reference';
-import type { Analysis, Chain, ChainProof, ChainStats, FoldOptions, FoldPhase, FoldReport, Refusal, StructureProof } from './types';
+import type {
+  Analysis,
+  Chain,
+  ChainProof,
+  ChainStats,
+  FoldOptions,
+  FoldPhase,
+  FoldReport,
+  Refusal,
+  StructureProof,
+} from './types';
 
 /** Relative error above which a fold is refused: the issue's 1e-5, widened for fp16 storage (its own round-off is ~5e-4). */
 export function toleranceFor(dtype: BlobInfo['dtype'], requested = 1e-5): number {
@@ -88,7 +122,13 @@ export function foldNet(input: FoldInput, opts: FoldOptions = {}, onPhase: Progr
     const tol = toleranceFor(p.dtype, opts.tolerance ?? 1e-5);
     const proof = p.prove();
     if (!(proof.maxRelError <= tol)) {
-      refusals.push(chainRefusal(p.chain, 'proof-failed', `the folded layer differs from the original chain by ${proof.maxRelError.toExponential(2)} (relative), above ${tol}`));
+      refusals.push(
+        chainRefusal(
+          p.chain,
+          'proof-failed',
+          `the folded layer differs from the original chain by ${proof.maxRelError.toExponential(2)} (relative), above ${tol}`,
+        ),
+      );
     } else proven.push({ ...p, proof });
   });
   onPhase('verify', planned.length, planned.length);
@@ -96,9 +136,15 @@ export function foldNet(input: FoldInput, opts: FoldOptions = {}, onPhase: Progr
   onPhase('write', 0, 1);
   // The chains left may wire differently from the set the analysis placed (some were skipped or failed their
   // proof): place them again, together.
-  const placements = placeChains(net, proven.map((p) => p.chain), refusals);
+  const placements = placeChains(
+    net,
+    proven.map((p) => p.chain),
+    refusals,
+  );
   const placedIds = new Set(placements.map((p) => p.chain.id));
-  const accepted = proven.filter((p) => placedIds.has(p.chain.id)).map((p, i) => ({ ...p, chain: placements[i].chain }));
+  const accepted = proven
+    .filter((p) => placedIds.has(p.chain.id))
+    .map((p, i) => ({ ...p, chain: placements[i].chain }));
   const { text, edits, removedLayers } = rewriteFiles(net, weights, accepted);
   const structure = proveStructure(net, text, placements);
   for (const p of accepted) p.commit?.();
@@ -121,7 +167,11 @@ export function foldNet(input: FoldInput, opts: FoldOptions = {}, onPhase: Progr
 }
 
 /** The folded prototxt text and the caffemodel edits for the accepted chains. */
-function rewriteFiles(net: Net, weights: Map<string, ModelLayer>, accepted: Planned[]): { text: string; edits: Map<number, LayerEdit | null>; removedLayers: string[] } {
+function rewriteFiles(
+  net: Net,
+  weights: Map<string, ModelLayer>,
+  accepted: Planned[],
+): { text: string; edits: Map<number, LayerEdit | null>; removedLayers: string[] } {
   const editor = new PrototxtEditor(net.doc);
   const edits = new Map<number, LayerEdit | null>();
   const removedLayers: string[] = [];
@@ -139,7 +189,9 @@ function rewriteFiles(net: Net, weights: Map<string, ModelLayer>, accepted: Plan
       }
       if (p.addBias) {
         editor.setIn(target.msg, 'scale_param', 'bias_term', 'true');
-        edit.setVarint = [{ paramField: FIELD.LayerParameter.scale_param, subField: FIELD.ScaleParameter.bias_term, value: 1 }];
+        edit.setVarint = [
+          { paramField: FIELD.LayerParameter.scale_param, subField: FIELD.ScaleParameter.bias_term, value: 1 },
+        ];
       }
     } else {
       const top = fields(target.msg, 'top')[0];
@@ -151,8 +203,16 @@ function rewriteFiles(net: Net, weights: Map<string, ModelLayer>, accepted: Plan
         editor.setIn(target.msg, producerParamName(target.type), 'bias_term', 'true');
         edit.setVarint = [
           target.type === 'InnerProduct'
-            ? { paramField: FIELD.LayerParameter.inner_product_param, subField: FIELD.InnerProductParameter.bias_term, value: 1 }
-            : { paramField: FIELD.LayerParameter.convolution_param, subField: FIELD.ConvolutionParameter.bias_term, value: 1 },
+            ? {
+                paramField: FIELD.LayerParameter.inner_product_param,
+                subField: FIELD.InnerProductParameter.bias_term,
+                value: 1,
+              }
+            : {
+                paramField: FIELD.LayerParameter.convolution_param,
+                subField: FIELD.ConvolutionParameter.bias_term,
+                value: 1,
+              },
         ];
       }
     }
@@ -192,7 +252,12 @@ export function proveStructure(net: Net, text: string, placements: Placement[]):
   const model = valueModel(net);
   const wiring = wiringOf(net, folded, placements);
   if (!Array.isArray(wiring)) return fail(wiring.layer, wiring.blob, wiring.message);
-  const problem = checkWiring(model, placements, wiring, folded.inputs.map((i) => i.name));
+  const problem = checkWiring(
+    model,
+    placements,
+    wiring,
+    folded.inputs.map((i) => i.name),
+  );
   if (problem) return fail(problem.layer, problem.blob, problem.message);
   // A net Caffe accepted must stay one Caffe accepts.
   const inputs = net.inputs.map((i) => i.name);
@@ -203,12 +268,20 @@ export function proveStructure(net: Net, text: string, placements: Placement[]):
 }
 
 /** The per-channel map y = alpha·x + shift of the chain's BatchNorm/Scale part, and facts about it. */
-export function chainAffine(net: Net, weights: Map<string, ModelLayer>, chain: Chain, zeroFactor: 'caffe' | 'one'): { affine: Affine; stats: ChainStats } {
+export function chainAffine(
+  net: Net,
+  weights: Map<string, ModelLayer>,
+  chain: Chain,
+  zeroFactor: 'caffe' | 'one',
+): { affine: Affine; stats: ChainStats } {
   const bnLayer = chain.bn ? net.byName.get(chain.bn)! : undefined;
   const scaleLayer = chain.scale ? net.byName.get(chain.scale)! : undefined;
   const scaleBlobs = scaleLayer ? weights.get(scaleLayer.name)!.blobs : undefined;
   const gamma = scaleBlobs ? blobFloats(scaleBlobs[0]) : undefined;
-  const beta = scaleBlobs && scaleLayer && scaleParams(scaleLayer).biasTerm && scaleBlobs[1] ? blobFloats(scaleBlobs[1]) : undefined;
+  const beta =
+    scaleBlobs && scaleLayer && scaleParams(scaleLayer).biasTerm && scaleBlobs[1]
+      ? blobFloats(scaleBlobs[1])
+      : undefined;
   let affine: Affine;
   let tinyVariance = 0;
   let zero = false;
@@ -230,10 +303,20 @@ export function chainAffine(net: Net, weights: Map<string, ModelLayer>, chain: C
     if (a < alphaMin) alphaMin = a;
     if (a > alphaMax) alphaMax = a;
   }
-  return { affine, stats: { chain: chain.id, channels: affine.alpha.length, alphaMin, alphaMax, tinyVariance, zeroFactor: zero, eps } };
+  return {
+    affine,
+    stats: { chain: chain.id, channels: affine.alpha.length, alphaMin, alphaMax, tinyVariance, zeroFactor: zero, eps },
+  };
 }
 
-export function planChain(net: Net, weights: Map<string, ModelLayer>, chain: Chain, zeroFactor: 'caffe' | 'one', seed: number, inPlace = false): Planned {
+export function planChain(
+  net: Net,
+  weights: Map<string, ModelLayer>,
+  chain: Chain,
+  zeroFactor: 'caffe' | 'one',
+  seed: number,
+  inPlace = false,
+): Planned {
   const { affine, stats } = chainAffine(net, weights, chain, zeroFactor);
   const bnLayer = chain.bn ? net.byName.get(chain.bn) : undefined;
   const scaleLayer = chain.scale ? net.byName.get(chain.scale) : undefined;
@@ -247,13 +330,23 @@ export function planChain(net: Net, weights: Map<string, ModelLayer>, chain: Cha
     const betaNew = toDType(affine.shift, sw[1]?.dtype ?? sw[0].dtype);
     const newBlobs: NewBlob[] = [
       { data: gammaNew, dtype: sw[0].dtype, shape: sw[0].shape, like: sw[0] },
-      sw[1] ? { data: betaNew, dtype: sw[1].dtype, shape: sw[1].shape, like: sw[1] } : { data: betaNew, dtype: sw[0].dtype, shape: [C] },
+      sw[1]
+        ? { data: betaNew, dtype: sw[1].dtype, shape: sw[1].shape, like: sw[1] }
+        : { data: betaNew, dtype: sw[0].dtype, shape: [C] },
     ];
     // Proof: BatchNorm then Scale, literally, against the new Scale.
     const x: Tensor3 = { c: C, h: 2, w: 2, data: randomNormal(C * 4, seedFor) };
     const ref = () => runBnScale(x, weights, bnLayer, scaleLayer, zeroFactor);
     const got = () => scaleForward(x, fromDType(gammaNew, sw[0].dtype), fromDType(betaNew, newBlobs[1].dtype));
-    return { chain, target: s, blobs: newBlobs, dtype: sw[0].dtype, addBias: !scaleParams(s).biasTerm, prove: () => ({ chain: chain.id, ...compare(ref().data, got().data) }), stats };
+    return {
+      chain,
+      target: s,
+      blobs: newBlobs,
+      dtype: sw[0].dtype,
+      addBias: !scaleParams(s).biasTerm,
+      prove: () => ({ chain: chain.id, ...compare(ref().data, got().data) }),
+      stats,
+    };
   }
 
   const p = net.byName.get(chain.producer!)!;
@@ -265,12 +358,20 @@ export function planChain(net: Net, weights: Map<string, ModelLayer>, chain: Cha
   const layout = weightLayout(p, W, C);
   const run = producerRunner(p, W, C, info);
   const bNew = toDType(foldBias(B ? blobFloats(B) : undefined, affine), B ? B.dtype : W.dtype);
-  const bias: NewBlob = B ? { data: bNew, dtype: B.dtype, shape: B.shape, like: B } : { data: bNew, dtype: W.dtype, shape: [C] };
+  const bias: NewBlob = B
+    ? { data: bNew, dtype: B.dtype, shape: B.shape, like: B }
+    : { data: bNew, dtype: W.dtype, shape: [C] };
   // The proof: the original producer → BatchNorm → Scale against the folded producer, on one random input; the
   // original weights are read row by row, never copied whole.
   const proveWith = (folded: Weights): ChainProof => {
     const x = run.input(seedFor);
-    const ref = runBnScale(run.forward(x, blobRows(W, run.rowLength), B ? blobFloats(B) : undefined), weights, bnLayer, scaleLayer, zeroFactor);
+    const ref = runBnScale(
+      run.forward(x, blobRows(W, run.rowLength), B ? blobFloats(B) : undefined),
+      weights,
+      bnLayer,
+      scaleLayer,
+      zeroFactor,
+    );
     const got = run.forward(x, folded, fromDType(bNew, bias.dtype));
     return { chain: chain.id, ...compare(ref.data, got.data) };
   };
@@ -310,7 +411,13 @@ export function planChain(net: Net, weights: Map<string, ModelLayer>, chain: Cha
   };
 }
 
-function runBnScale(x: Tensor3, weights: Map<string, ModelLayer>, bn: NetLayer | undefined, scale: NetLayer | undefined, zeroFactor: 'caffe' | 'one'): Tensor3 {
+function runBnScale(
+  x: Tensor3,
+  weights: Map<string, ModelLayer>,
+  bn: NetLayer | undefined,
+  scale: NetLayer | undefined,
+  zeroFactor: 'caffe' | 'one',
+): Tensor3 {
   let y = x;
   if (bn) {
     const b = weights.get(bn.name)!.blobs;
@@ -385,4 +492,3 @@ function hash(s: string): number {
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
   return h >>> 0;
 }
-

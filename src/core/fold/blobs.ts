@@ -86,7 +86,8 @@ export type RowScaler = (r: number, src: ArrayLike<number>, dst: Float32Array | 
  */
 export function scaleInPlace(b: BlobInfo, rowLength: number, scaleRow: RowScaler): void {
   const raw = b.raw;
-  if (!raw || b.dtype === 'float16') throw new Error('scaleInPlace: only a packed float32/float64 blob can be folded in place.');
+  if (!raw || b.dtype === 'float16')
+    throw new Error('scaleInPlace: only a packed float32/float64 blob can be folded in place.');
   if (!(rowLength > 0)) return; // nothing stored (a blob of no values); never loop on empty rows
   const folded = scaledRows(b, rowLength, scaleRow);
   const rowBytes = rowLength * (b.dtype === 'float64' ? 8 : 4);

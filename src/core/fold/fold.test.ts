@@ -16,7 +16,10 @@ import { blob, bnBlobs, caffemodelOf, prototxtOf, randn, uniform, type TestNet }
 const enc = new TextEncoder();
 
 function load(net: TestNet): Loaded {
-  return loadFiles({ name: 'net.prototxt', bytes: enc.encode(prototxtOf(net)) }, { name: 'net.caffemodel', bytes: caffemodelOf(net, (f) => encodeHalf(f)) });
+  return loadFiles(
+    { name: 'net.prototxt', bytes: enc.encode(prototxtOf(net)) },
+    { name: 'net.caffemodel', bytes: caffemodelOf(net, (f) => encodeHalf(f)) },
+  );
 }
 
 const concat = concatChunks;
@@ -37,7 +40,13 @@ function values(l: Loaded, layer: string, i: number): Float64Array {
 }
 
 /** alpha and shift from stored BN (+Scale) blobs, written out plainly. */
-function expectedAffine(l: Loaded, bn: string | undefined, scale: string | undefined, eps = 1e-5, zero: 'caffe' | 'one' = 'caffe') {
+function expectedAffine(
+  l: Loaded,
+  bn: string | undefined,
+  scale: string | undefined,
+  eps = 1e-5,
+  zero: 'caffe' | 'one' = 'caffe',
+) {
   const C = bn ? values(l, bn, 0).length : values(l, scale!, 0).length;
   const alpha = new Float64Array(C);
   const shift = new Float64Array(C);
@@ -76,7 +85,14 @@ function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, rel = 2e-6
   expect(worst / (scale || 1)).toBeLessThanOrEqual(rel);
 }
 
-const conv = (name: string, bottom: string, top: string, cin: number, cout: number, opts: { k?: number; group?: number; bias?: boolean; dtype?: 'float32' | 'float64' | 'float16'; type?: string } = {}) => {
+const conv = (
+  name: string,
+  bottom: string,
+  top: string,
+  cin: number,
+  cout: number,
+  opts: { k?: number; group?: number; bias?: boolean; dtype?: 'float32' | 'float64' | 'float16'; type?: string } = {},
+) => {
   const k = opts.k ?? 3;
   const g = opts.group ?? 1;
   const bias = opts.bias ?? false;
@@ -90,12 +106,21 @@ const conv = (name: string, bottom: string, top: string, cin: number, cout: numb
     blobs: [blob([cout, cin / g, k, k], undefined, opts.dtype), ...(bias ? [blob([cout], undefined, opts.dtype)] : [])],
   };
 };
-const bn = (name: string, bottom: string, top: string, C: number, o: { eps?: number; factor?: number; global?: boolean; dtype?: 'float32' | 'float64' | 'float16' } = {}) => ({
+const bn = (
+  name: string,
+  bottom: string,
+  top: string,
+  C: number,
+  o: { eps?: number; factor?: number; global?: boolean; dtype?: 'float32' | 'float64' | 'float16' } = {},
+) => ({
   name,
   type: 'BatchNorm',
   bottoms: [bottom],
   tops: [top],
-  text: [o.global !== undefined ? `use_global_stats: ${o.global}` : '', o.eps !== undefined ? `eps: ${o.eps}` : ''].some(Boolean)
+  text: [
+    o.global !== undefined ? `use_global_stats: ${o.global}` : '',
+    o.eps !== undefined ? `eps: ${o.eps}` : '',
+  ].some(Boolean)
     ? `batch_norm_param { ${o.global !== undefined ? `use_global_stats: ${o.global} ` : ''}${o.eps !== undefined ? `eps: ${o.eps}` : ''} }`
     : undefined,
   blobs: bnBlobs(C, o.factor, o.dtype).blobs,
@@ -113,13 +138,24 @@ const input = (C: number, hw = 8) => ({ name: 'data', shape: [1, C, hw, hw] });
 
 describe('patterns', () => {
   it('Conv → BN → Scale in place, conv without bias: weights scaled, bias created, layers removed', () => {
-    const net: TestNet = { input: input(3), layers: [conv('conv1', 'data', 'conv1', 3, 4), bn('bn1', 'conv1', 'conv1', 4), scale('sc1', 'conv1', 'conv1', 4), relu('relu1', 'conv1')] };
+    const net: TestNet = {
+      input: input(3),
+      layers: [
+        conv('conv1', 'data', 'conv1', 3, 4),
+        bn('bn1', 'conv1', 'conv1', 4),
+        scale('sc1', 'conv1', 'conv1', 4),
+        relu('relu1', 'conv1'),
+      ],
+    };
     const { loaded, after, text, report } = fold(net);
     expect(report.chains.map((c) => [c.label, c.layers])).toEqual([['Conv+BN+Scale', ['conv1', 'bn1', 'sc1']]]);
     const { alpha, shift } = expectedAffine(loaded, 'bn1', 'sc1');
     const W = values(loaded, 'conv1', 0);
     const inner = W.length / 4;
-    expectClose(values(after, 'conv1', 0), W.map((w, i) => w * alpha[Math.floor(i / inner)]));
+    expectClose(
+      values(after, 'conv1', 0),
+      W.map((w, i) => w * alpha[Math.floor(i / inner)]),
+    );
     expectClose(values(after, 'conv1', 1), shift);
     expect(after.net.layers.map((l) => l.name)).toEqual(['conv1', 'relu1']);
     expect(text).toMatch(/bias_term: true/);
@@ -128,7 +164,9 @@ describe('patterns', () => {
     const model = readCaffemodel(concat(foldLoaded(loaded).caffemodel.chunks));
     expect(model.layers.map((l) => l.name)).toEqual(['conv1', 'relu1']);
     const conv1 = model.layers[0];
-    const decoded = lookupMessage('LayerParameter').decode(model.bytes.subarray(conv1.payload.start, conv1.payload.end)) as unknown as { convolution_param: { bias_term: boolean; num_output: number } };
+    const decoded = lookupMessage('LayerParameter').decode(
+      model.bytes.subarray(conv1.payload.start, conv1.payload.end),
+    ) as unknown as { convolution_param: { bias_term: boolean; num_output: number } };
     expect(decoded.convolution_param).toMatchObject({ bias_term: true, num_output: 4 });
     expect(report.chains[0].proof.maxRelError).toBeLessThan(1e-6);
   });
@@ -136,12 +174,27 @@ describe('patterns', () => {
   it('Conv (with bias) → BN not in place → Scale in place: the conv takes over the last top name', () => {
     const net: TestNet = {
       input: input(3),
-      layers: [conv('conv1', 'data', 'conv1', 3, 4, { bias: true }), bn('bn1', 'conv1', 'conv1/bn', 4), scale('sc1', 'conv1/bn', 'conv1/bn', 4), relu('relu1', 'conv1/bn'), { name: 'pool', type: 'Pooling', bottoms: ['conv1/bn'], tops: ['pool'], text: 'pooling_param { pool: AVE global_pooling: true }' }],
+      layers: [
+        conv('conv1', 'data', 'conv1', 3, 4, { bias: true }),
+        bn('bn1', 'conv1', 'conv1/bn', 4),
+        scale('sc1', 'conv1/bn', 'conv1/bn', 4),
+        relu('relu1', 'conv1/bn'),
+        {
+          name: 'pool',
+          type: 'Pooling',
+          bottoms: ['conv1/bn'],
+          tops: ['pool'],
+          text: 'pooling_param { pool: AVE global_pooling: true }',
+        },
+      ],
     };
     const { loaded, after } = fold(net);
     const { alpha, shift } = expectedAffine(loaded, 'bn1', 'sc1');
     const b = values(loaded, 'conv1', 1);
-    expectClose(values(after, 'conv1', 1), b.map((v, c) => v * alpha[c] + shift[c]));
+    expectClose(
+      values(after, 'conv1', 1),
+      b.map((v, c) => v * alpha[c] + shift[c]),
+    );
     const c1 = after.net.byName.get('conv1')!;
     expect(c1.tops).toEqual(['conv1/bn']);
     expect(after.net.byName.get('pool')!.bottoms).toEqual(['conv1/bn']);
@@ -149,32 +202,50 @@ describe('patterns', () => {
   });
 
   it('Conv → BN without Scale, with a non-default eps', () => {
-    const net: TestNet = { input: input(3), layers: [conv('c', 'data', 'c', 3, 5), bn('b', 'c', 'c', 5, { eps: 1e-3 })] };
+    const net: TestNet = {
+      input: input(3),
+      layers: [conv('c', 'data', 'c', 3, 5), bn('b', 'c', 'c', 5, { eps: 1e-3 })],
+    };
     const { loaded, after, report } = fold(net);
     expect(report.chains[0].label).toBe('Conv+BN');
     const { alpha } = expectedAffine(loaded, 'b', undefined, 1e-3);
     const W = values(loaded, 'c', 0);
-    expectClose(values(after, 'c', 0), W.map((w, i) => w * alpha[Math.floor(i / (W.length / 5))]));
+    expectClose(
+      values(after, 'c', 0),
+      W.map((w, i) => w * alpha[Math.floor(i / (W.length / 5))]),
+    );
     // eps 1e-5 would give measurably different weights: the test can tell.
     const wrong = expectedAffine(loaded, 'b', undefined, 1e-5).alpha;
     expect(Math.abs(wrong[0] - alpha[0])).toBeGreaterThan(1e-6);
   });
 
   it('Conv → Scale with no BatchNorm', () => {
-    const net: TestNet = { input: input(2), layers: [conv('c', 'data', 'c', 2, 3, { bias: true }), scale('s', 'c', 'c', 3)] };
+    const net: TestNet = {
+      input: input(2),
+      layers: [conv('c', 'data', 'c', 2, 3, { bias: true }), scale('s', 'c', 'c', 3)],
+    };
     const { loaded, after, report } = fold(net);
     expect(report.chains[0].label).toBe('Conv+Scale');
     const { alpha, shift } = expectedAffine(loaded, undefined, 's');
-    expectClose(values(after, 'c', 1), values(loaded, 'c', 1).map((v, c) => v * alpha[c] + shift[c]));
+    expectClose(
+      values(after, 'c', 1),
+      values(loaded, 'c', 1).map((v, c) => v * alpha[c] + shift[c]),
+    );
   });
 
   it('depthwise Convolution (group = channels) and the custom depthwise types', () => {
     for (const type of ['Convolution', 'ConvolutionDepthwise', 'DepthwiseConvolution']) {
-      const net: TestNet = { input: input(4), layers: [conv('dw', 'data', 'dw', 4, 4, { group: 4, type }), bn('b', 'dw', 'dw', 4), scale('s', 'dw', 'dw', 4)] };
+      const net: TestNet = {
+        input: input(4),
+        layers: [conv('dw', 'data', 'dw', 4, 4, { group: 4, type }), bn('b', 'dw', 'dw', 4), scale('s', 'dw', 'dw', 4)],
+      };
       const { loaded, after, report } = fold(net);
       expect(report.chains.length, type).toBe(1);
       const { alpha } = expectedAffine(loaded, 'b', 's');
-      expectClose(values(after, 'dw', 0), values(loaded, 'dw', 0).map((w, i) => w * alpha[Math.floor(i / 9)]));
+      expectClose(
+        values(after, 'dw', 0),
+        values(loaded, 'dw', 0).map((w, i) => w * alpha[Math.floor(i / 9)]),
+      );
     }
   });
 
@@ -220,7 +291,15 @@ describe('patterns', () => {
     const net: TestNet = {
       input: { name: 'data', shape: [1, K] },
       layers: [
-        { name: 'fc', type: 'InnerProduct', bottoms: ['data'], tops: ['fc'], text: `inner_product_param { num_output: ${N} transpose: true bias_term: false }`, params: { inner_product_param: { num_output: N, transpose: true, bias_term: false } }, blobs: [blob([K, N])] },
+        {
+          name: 'fc',
+          type: 'InnerProduct',
+          bottoms: ['data'],
+          tops: ['fc'],
+          text: `inner_product_param { num_output: ${N} transpose: true bias_term: false }`,
+          params: { inner_product_param: { num_output: N, transpose: true, bias_term: false } },
+          blobs: [blob([K, N])],
+        },
         bn('b', 'fc', 'fc', N),
         scale('s', 'fc', 'fc', N),
       ],
@@ -228,7 +307,10 @@ describe('patterns', () => {
     const { loaded, after, text, report } = fold(net);
     expect(report.chains[0].label).toBe('IP+BN+Scale');
     const { alpha, shift } = expectedAffine(loaded, 'b', 's');
-    expectClose(values(after, 'fc', 0), values(loaded, 'fc', 0).map((w, i) => w * alpha[i % N]));
+    expectClose(
+      values(after, 'fc', 0),
+      values(loaded, 'fc', 0).map((w, i) => w * alpha[i % N]),
+    );
     expectClose(values(after, 'fc', 1), shift);
     const fc = after.net.byName.get('fc')!;
     expect(bool(message(fc.msg, 'inner_product_param')!, 'bias_term')).toBe(true);
@@ -238,15 +320,33 @@ describe('patterns', () => {
   it('InnerProduct with a legacy [1,1,N,K] weight shape keeps that shape', () => {
     const net: TestNet = {
       input: { name: 'data', shape: [1, 5] },
-      layers: [{ name: 'fc', type: 'InnerProduct', bottoms: ['data'], tops: ['fc'], text: 'inner_product_param { num_output: 2 }', blobs: [{ ...blob([2, 5]), legacy: true }, { ...blob([2]), legacy: true }] }, bn('b', 'fc', 'fc', 2)],
+      layers: [
+        {
+          name: 'fc',
+          type: 'InnerProduct',
+          bottoms: ['data'],
+          tops: ['fc'],
+          text: 'inner_product_param { num_output: 2 }',
+          blobs: [
+            { ...blob([2, 5]), legacy: true },
+            { ...blob([2]), legacy: true },
+          ],
+        },
+        bn('b', 'fc', 'fc', 2),
+      ],
     };
     const { after, report } = fold(net);
     expect(report.chains.map((c) => c.label)).toEqual(['IP+BN']);
     expect(after.weights.get('fc')!.blobs[0]).toMatchObject({ shapeKind: 'legacy', shape: [1, 1, 2, 5] });
     expect(after.weights.get('fc')!.blobs[1]).toMatchObject({ shapeKind: 'legacy', shape: [1, 1, 1, 2] });
     // The same dims as a BlobShape are not the legacy form: Caffe refuses them (Blob::ShapeEquals), and so do we.
-    const asShape: TestNet = { ...net, layers: [{ ...net.layers[0], blobs: [blob([1, 1, 2, 5]), blob([2])] }, net.layers[1]] };
-    expect(() => load(asShape)).toThrow(/Param 0 \(weights\) of InnerProduct layer "fc" has the shape \[1, 1, 2, 5\] in the caffemodel, but the prototxt makes it \[2, 5\]/);
+    const asShape: TestNet = {
+      ...net,
+      layers: [{ ...net.layers[0], blobs: [blob([1, 1, 2, 5]), blob([2])] }, net.layers[1]],
+    };
+    expect(() => load(asShape)).toThrow(
+      /Param 0 \(weights\) of InnerProduct layer "fc" has the shape \[1, 1, 2, 5\] in the caffemodel, but the prototxt makes it \[2, 5\]/,
+    );
   });
 
   it('BN + Scale after an Eltwise become one Scale with bias (pre-activation)', () => {
@@ -276,7 +376,12 @@ describe('patterns', () => {
   it('double and fp16 blobs are written back in their own dtype', () => {
     const net: TestNet = {
       input: input(2),
-      layers: [conv('c', 'data', 'c', 2, 3, { bias: true, dtype: 'float64' }), bn('b', 'c', 'c', 3, { dtype: 'float64' }), conv('h', 'c', 'h', 3, 2, { bias: true, dtype: 'float16' }), bn('bh', 'h', 'h', 2)],
+      layers: [
+        conv('c', 'data', 'c', 2, 3, { bias: true, dtype: 'float64' }),
+        bn('b', 'c', 'c', 3, { dtype: 'float64' }),
+        conv('h', 'c', 'h', 3, 2, { bias: true, dtype: 'float16' }),
+        bn('bh', 'h', 'h', 2),
+      ],
     };
     const { loaded, after, report } = fold(net);
     expect(report.chains.length).toBe(2);
@@ -285,14 +390,25 @@ describe('patterns', () => {
     const { alpha } = expectedAffine(loaded, 'b', undefined);
     const W = values(loaded, 'c', 0);
     // float64 storage: exact to float64 round-off.
-    expectClose(values(after, 'c', 0), W.map((w, i) => w * alpha[Math.floor(i / (W.length / 3))]), 1e-14);
+    expectClose(
+      values(after, 'c', 0),
+      W.map((w, i) => w * alpha[Math.floor(i / (W.length / 3))]),
+      1e-14,
+    );
     const a2 = expectedAffine(loaded, 'bh', undefined).alpha;
     const H = values(loaded, 'h', 0);
-    expectClose(values(after, 'h', 0), H.map((w, i) => w * a2[Math.floor(i / (H.length / 2))]), 1e-3);
+    expectClose(
+      values(after, 'h', 0),
+      H.map((w, i) => w * a2[Math.floor(i / (H.length / 2))]),
+      1e-3,
+    );
   });
 
   it('a zero moving-average factor: Caffe reads mean = var = 0; --zero-factor one reads it as 1', () => {
-    const mk = (): TestNet => ({ input: input(2), layers: [conv('c', 'data', 'c', 2, 3), bn('b', 'c', 'c', 3, { factor: 0 })] });
+    const mk = (): TestNet => ({
+      input: input(2),
+      layers: [conv('c', 'data', 'c', 2, 3), bn('b', 'c', 'c', 3, { factor: 0 })],
+    });
     const net = mk();
     // With factor 0 the stored sums are 0·x = 0; store real statistics as NVCaffe did.
     net.layers[1].blobs![0] = blob([3], randn(3, 0.5));
@@ -301,16 +417,30 @@ describe('patterns', () => {
     const one = fold(net, { zeroFactor: 'one' });
     const W = values(caffe.loaded, 'c', 0);
     const inv = 1 / Math.sqrt(1e-5);
-    expectClose(values(caffe.after, 'c', 0), W.map((w) => w * inv));
+    expectClose(
+      values(caffe.after, 'c', 0),
+      W.map((w) => w * inv),
+    );
     expectClose(values(caffe.after, 'c', 1), new Float64Array(3));
     const { alpha, shift } = expectedAffine(one.loaded, 'b', undefined, 1e-5, 'one');
-    expectClose(values(one.after, 'c', 0), W.map((w, i) => w * alpha[Math.floor(i / (W.length / 3))]));
+    expectClose(
+      values(one.after, 'c', 0),
+      W.map((w, i) => w * alpha[Math.floor(i / (W.length / 3))]),
+    );
     expectClose(values(one.after, 'c', 1), shift);
     expect(caffe.report.chains[0].stats.zeroFactor).toBe(true);
   });
 
   it('skip leaves a chain as it is and says so', () => {
-    const net: TestNet = { input: input(3), layers: [conv('c1', 'data', 'c1', 3, 4), bn('b1', 'c1', 'c1', 4), conv('c2', 'c1', 'c2', 4, 4), bn('b2', 'c2', 'c2', 4)] };
+    const net: TestNet = {
+      input: input(3),
+      layers: [
+        conv('c1', 'data', 'c1', 3, 4),
+        bn('b1', 'c1', 'c1', 4),
+        conv('c2', 'c1', 'c2', 4, 4),
+        bn('b2', 'c2', 'c2', 4),
+      ],
+    };
     const { report, after } = fold(net, { skip: ['b2'] });
     expect(report.chains.map((c) => c.id)).toEqual(['c1']);
     expect(report.refusals).toEqual([expect.objectContaining({ layer: 'b2', code: 'skipped' })]);
@@ -326,9 +456,21 @@ describe('patterns', () => {
   });
 
   it("a chain's details (side panel) prove it as the fold does, and write nothing", () => {
-    const net: TestNet = { input: input(3), layers: [conv('c1', 'data', 'c1', 3, 4, { bias: true }), bn('b1', 'c1', 'c1', 4), scale('s1', 'c1', 'c1', 4), conv('c2', 'c1', 'c2', 4, 5), bn('b2', 'c2', 'c2', 5)] };
+    const net: TestNet = {
+      input: input(3),
+      layers: [
+        conv('c1', 'data', 'c1', 3, 4, { bias: true }),
+        bn('b1', 'c1', 'c1', 4),
+        scale('s1', 'c1', 'c1', 4),
+        conv('c2', 'c1', 'c2', 4, 5),
+        bn('b2', 'c2', 'c2', 5),
+      ],
+    };
     const bytes = caffemodelOf(net);
-    const l = loadFiles({ name: 'n.prototxt', bytes: enc.encode(prototxtOf(net)) }, { name: 'n.caffemodel', bytes: bytes.slice() });
+    const l = loadFiles(
+      { name: 'n.prototxt', bytes: enc.encode(prototxtOf(net)) },
+      { name: 'n.caffemodel', bytes: bytes.slice() },
+    );
     const details = l.analysis.chains.map((c) => chainDetails(l, c.id));
     expect(Buffer.from(l.model!.bytes).equals(Buffer.from(bytes))).toBe(true);
     const folded = foldLoaded(l).report.chains;
@@ -337,9 +479,20 @@ describe('patterns', () => {
   });
 
   it('in place, a refused chain leaves the stored weights as they were', () => {
-    const net: TestNet = { input: input(3), layers: [conv('c1', 'data', 'c1', 3, 4), bn('b1', 'c1', 'c1', 4), conv('c2', 'c1', 'c2', 4, 4), bn('b2', 'c2', 'c2', 4)] };
+    const net: TestNet = {
+      input: input(3),
+      layers: [
+        conv('c1', 'data', 'c1', 3, 4),
+        bn('b1', 'c1', 'c1', 4),
+        conv('c2', 'c1', 'c2', 4, 4),
+        bn('b2', 'c2', 'c2', 4),
+      ],
+    };
     const bytes = caffemodelOf(net);
-    const l = loadFiles({ name: 'n.prototxt', bytes: enc.encode(prototxtOf(net)) }, { name: 'n.caffemodel', bytes: bytes.slice() });
+    const l = loadFiles(
+      { name: 'n.prototxt', bytes: enc.encode(prototxtOf(net)) },
+      { name: 'n.caffemodel', bytes: bytes.slice() },
+    );
     const stored = l.model!.bytes;
     const r = foldLoaded(l, { inPlace: true, skip: ['c2'], tolerance: 1e-30 });
     expect(r.report.chains).toEqual([]);
@@ -375,14 +528,35 @@ describe('refusals', () => {
   };
 
   it('use_global_stats: false', () => {
-    const { refusal, chains } = refusalOf({ input: input(3), layers: [conv('c', 'data', 'c', 3, 4), bn('b', 'c', 'c', 4, { global: false }), scale('s', 'c', 'c', 4)] }, 'b');
+    const { refusal, chains } = refusalOf(
+      {
+        input: input(3),
+        layers: [conv('c', 'data', 'c', 3, 4), bn('b', 'c', 'c', 4, { global: false }), scale('s', 'c', 'c', 4)],
+      },
+      'b',
+    );
     expect(refusal?.code).toBe('bn-batch-stats');
     expect(refusal?.reason).toMatch(/use_global_stats: false/);
     expect(chains).toEqual([]);
   });
 
   it('BN after Pooling with no Scale', () => {
-    const { refusal } = refusalOf({ input: input(3), layers: [{ name: 'p', type: 'Pooling', bottoms: ['data'], tops: ['p'], text: 'pooling_param { pool: MAX kernel_size: 2 stride: 2 }' }, bn('b', 'p', 'p2', 3)] }, 'b');
+    const { refusal } = refusalOf(
+      {
+        input: input(3),
+        layers: [
+          {
+            name: 'p',
+            type: 'Pooling',
+            bottoms: ['data'],
+            tops: ['p'],
+            text: 'pooling_param { pool: MAX kernel_size: 2 stride: 2 }',
+          },
+          bn('b', 'p', 'p2', 3),
+        ],
+      },
+      'b',
+    );
     expect(refusal).toMatchObject({ code: 'bn-input-not-foldable' });
     expect(refusal!.reason).toMatch(/Pooling "p"/);
   });
@@ -394,7 +568,14 @@ describe('refusals', () => {
 
   it("the producer's output is also read by another layer", () => {
     const { refusal } = refusalOf(
-      { input: input(3), layers: [conv('c', 'data', 'c', 3, 4), bn('b', 'c', 'c_bn', 4), { name: 'other', type: 'ReLU', bottoms: ['c'], tops: ['other'] }] },
+      {
+        input: input(3),
+        layers: [
+          conv('c', 'data', 'c', 3, 4),
+          bn('b', 'c', 'c_bn', 4),
+          { name: 'other', type: 'ReLU', bottoms: ['c'], tops: ['other'] },
+        ],
+      },
       'b',
     );
     expect(refusal).toMatchObject({ code: 'producer-output-shared' });
@@ -404,42 +585,95 @@ describe('refusals', () => {
   it('in place: a reader of the earlier version counts, a reader after the BN does not', () => {
     const l = load({
       input: input(3),
-      layers: [conv('c', 'data', 'c', 3, 4), bn('b', 'c', 'c', 4), scale('s', 'c', 'c', 4), { name: 'after', type: 'ReLU', bottoms: ['c'], tops: ['r'] }],
+      layers: [
+        conv('c', 'data', 'c', 3, 4),
+        bn('b', 'c', 'c', 4),
+        scale('s', 'c', 'c', 4),
+        { name: 'after', type: 'ReLU', bottoms: ['c'], tops: ['r'] },
+      ],
     });
     expect(l.analysis.chains.map((c) => c.label)).toEqual(['Conv+BN+Scale']);
   });
 
   it('a producer whose weights are shared (param name)', () => {
-    const c1 = { ...conv('c1', 'data', 'c1', 3, 4), text: 'param { name: "shared_w" }\nconvolution_param { num_output: 4 kernel_size: 3 pad: 1 bias_term: false }' };
-    const c2 = { ...conv('c2', 'data', 'c2', 3, 4), text: 'param { name: "shared_w" }\nconvolution_param { num_output: 4 kernel_size: 3 pad: 1 bias_term: false }' };
+    const c1 = {
+      ...conv('c1', 'data', 'c1', 3, 4),
+      text: 'param { name: "shared_w" }\nconvolution_param { num_output: 4 kernel_size: 3 pad: 1 bias_term: false }',
+    };
+    const c2 = {
+      ...conv('c2', 'data', 'c2', 3, 4),
+      text: 'param { name: "shared_w" }\nconvolution_param { num_output: 4 kernel_size: 3 pad: 1 bias_term: false }',
+    };
     const { refusal } = refusalOf({ input: input(3), layers: [c1, c2, bn('b', 'c1', 'c1', 4)] }, 'b');
     expect(refusal?.code).toBe('producer-weights-shared');
   });
 
   it('Scale with two bottoms is never a BN partner; with axis ≠ 1 or num_axes ≠ 1 neither', () => {
-    const pool = { name: 'p', type: 'Pooling', bottoms: ['data'], tops: ['p'], text: 'pooling_param { pool: MAX kernel_size: 2 stride: 2 }' };
-    const two = refusalOf({ input: input(3), layers: [pool, bn('b', 'p', 'pb', 3), { name: 's', type: 'Scale', bottoms: ['pb', 'data'], tops: ['s'], text: 'scale_param { axis: 0 }' }] }, 'b');
+    const pool = {
+      name: 'p',
+      type: 'Pooling',
+      bottoms: ['data'],
+      tops: ['p'],
+      text: 'pooling_param { pool: MAX kernel_size: 2 stride: 2 }',
+    };
+    const two = refusalOf(
+      {
+        input: input(3),
+        layers: [
+          pool,
+          bn('b', 'p', 'pb', 3),
+          { name: 's', type: 'Scale', bottoms: ['pb', 'data'], tops: ['s'], text: 'scale_param { axis: 0 }' },
+        ],
+      },
+      'b',
+    );
     expect(two.refusal?.reason).toMatch(/2 bottoms/);
     // (Blobs of C values, where these Scales make [1] and [C, H]: Caffe refuses the pair; the analysis alone too.)
-    const axis = analysisRefusalOf({ input: input(3), layers: [pool, bn('b', 'p', 'pb', 3), scale('s', 'pb', 'pb', 3, true, 'axis: 0 ')] }, 'b', 'pair-blob-shape');
+    const axis = analysisRefusalOf(
+      { input: input(3), layers: [pool, bn('b', 'p', 'pb', 3), scale('s', 'pb', 'pb', 3, true, 'axis: 0 ')] },
+      'b',
+      'pair-blob-shape',
+    );
     expect(axis.refusal?.reason).toMatch(/axis: 0/);
-    const na = analysisRefusalOf({ input: input(3), layers: [pool, bn('b', 'p', 'pb', 3), scale('s', 'pb', 'pb', 3, true, 'num_axes: 2 ')] }, 'b', 'pair-blob-shape');
+    const na = analysisRefusalOf(
+      { input: input(3), layers: [pool, bn('b', 'p', 'pb', 3), scale('s', 'pb', 'pb', 3, true, 'num_axes: 2 ')] },
+      'b',
+      'pair-blob-shape',
+    );
     expect(na.refusal?.reason).toMatch(/num_axes: 2/);
     // A conv before them still takes the BN alone; the odd Scale stays.
-    const l = analysisOf({ input: input(3), layers: [conv('c', 'data', 'c', 3, 4), bn('b', 'c', 'c', 4), scale('s', 'c', 'c', 4, true, 'num_axes: 2 ')] });
+    const l = analysisOf({
+      input: input(3),
+      layers: [conv('c', 'data', 'c', 3, 4), bn('b', 'c', 'c', 4), scale('s', 'c', 'c', 4, true, 'num_axes: 2 ')],
+    });
     expect(l.chains.map((c) => c.label)).toEqual(['Conv+BN']);
   });
 
   it('missing and wrong-shaped blobs', () => {
-    const missing: TestNet = { input: input(3), layers: [conv('c', 'data', 'c', 3, 4), { ...bn('b', 'c', 'c', 4), blobs: [] }] };
+    const missing: TestNet = {
+      input: input(3),
+      layers: [conv('c', 'data', 'c', 3, 4), { ...bn('b', 'c', 'c', 4), blobs: [] }],
+    };
     expect(analysisRefusalOf(missing, 'b', 'pair-blob-count').refusal?.code).toBe('blobs-missing');
     const wrong: TestNet = { input: input(3), layers: [conv('c', 'data', 'c', 3, 4), bn('b', 'c', 'c', 5)] };
     expect(analysisRefusalOf(wrong, 'b', 'pair-blob-shape').refusal).toMatchObject({ code: 'blobs-shape' });
     // A weight blob whose dims disagree with its values (found by the fuzzer: dims [4, 0, 3, 3], 108 values).
-    const damaged: TestNet = { input: input(3), layers: [{ ...conv('c', 'data', 'c', 3, 4), blobs: [blob([4, 0, 3, 3], randn(108, 0.5))] }, bn('b', 'c', 'c', 4)] };
-    expect(analysisRefusalOf(damaged, 'b', 'pair-blob-shape').refusal).toMatchObject({ code: 'blobs-shape', reason: expect.stringContaining('declare the shape [4, 0, 3, 3] (0 values) but hold 108') });
-    const flat: TestNet = { input: input(1), layers: [{ ...conv('c', 'data', 'c', 1, 4, { k: 1 }), blobs: [blob([4])] }, bn('b', 'c', 'c', 4)] };
-    expect(analysisRefusalOf(flat, 'b', 'pair-blob-shape').refusal).toMatchObject({ code: 'blobs-shape', reason: expect.stringContaining('have the shape [4]') });
+    const damaged: TestNet = {
+      input: input(3),
+      layers: [{ ...conv('c', 'data', 'c', 3, 4), blobs: [blob([4, 0, 3, 3], randn(108, 0.5))] }, bn('b', 'c', 'c', 4)],
+    };
+    expect(analysisRefusalOf(damaged, 'b', 'pair-blob-shape').refusal).toMatchObject({
+      code: 'blobs-shape',
+      reason: expect.stringContaining('declare the shape [4, 0, 3, 3] (0 values) but hold 108'),
+    });
+    const flat: TestNet = {
+      input: input(1),
+      layers: [{ ...conv('c', 'data', 'c', 1, 4, { k: 1 }), blobs: [blob([4])] }, bn('b', 'c', 'c', 4)],
+    };
+    expect(analysisRefusalOf(flat, 'b', 'pair-blob-shape').refusal).toMatchObject({
+      code: 'blobs-shape',
+      reason: expect.stringContaining('have the shape [4]'),
+    });
   });
 
   it('NaN or negative variance: refused with a warning', () => {
@@ -488,15 +722,25 @@ layer { name: "d" type: "ReLU" bottom: "data" top: "d" include { max_level: 2 } 
   });
 
   it('an unknown bottom names the layer and the line', () => {
-    expect(() => buildNet(parsePrototxt('layer {\n  name: "x"\n  type: "ReLU"\n  bottom: "nope"\n  top: "x"\n}\n', 'n.prototxt'))).toThrow(/n\.prototxt:1:1.*"nope"/);
+    expect(() =>
+      buildNet(parsePrototxt('layer {\n  name: "x"\n  type: "ReLU"\n  bottom: "nope"\n  top: "x"\n}\n', 'n.prototxt')),
+    ).toThrow(/n\.prototxt:1:1.*"nope"/);
   });
 
   it('pairing reports layers with weights on one side only', () => {
     const net: TestNet = { input: input(3), layers: [conv('c', 'data', 'c', 3, 4), bn('b', 'c', 'c', 4)] };
     const text = prototxtOf({ ...net, layers: [...net.layers, { ...conv('extra', 'c', 'e', 4, 4) }] });
-    const model = { name: 'a.caffemodel', bytes: caffemodelOf({ ...net, layers: [...net.layers, { name: 'stale', type: 'Convolution', blobs: [blob([1, 1, 1, 1])] }] }) };
+    const model = {
+      name: 'a.caffemodel',
+      bytes: caffemodelOf({
+        ...net,
+        layers: [...net.layers, { name: 'stale', type: 'Convolution', blobs: [blob([1, 1, 1, 1])] }],
+      }),
+    };
     // Layers without weights are an error unless allowed.
-    expect(() => loadFiles({ name: 'a.prototxt', bytes: enc.encode(text) }, model)).toThrow(/layer "extra": 1 layer of the prototxt needs weights and has none/);
+    expect(() => loadFiles({ name: 'a.prototxt', bytes: enc.encode(text) }, model)).toThrow(
+      /layer "extra": 1 layer of the prototxt needs weights and has none/,
+    );
     const l = loadFiles({ name: 'a.prototxt', bytes: enc.encode(text) }, model, { allowMissingWeights: true });
     expect(l.pairing.missing).toEqual(['extra']);
     expect(l.pairing.unused).toEqual(['stale']);
@@ -514,7 +758,9 @@ describe('reference layers', () => {
     // The same position computed by the general loop: pad the input by a row, so the fast path is not taken, and
     // read the output at the matching place.
     const padded = { c: 4, h: 7, w: 4, data: new Float64Array(4 * 7 * 4) };
-    for (let c = 0; c < 4; c++) for (let y = 0; y < 5; y++) for (let xx = 0; xx < 2; xx++) padded.data[(c * 7 + y + 1) * 4 + xx + 1] = x.data[(c * 5 + y) * 2 + xx];
+    for (let c = 0; c < 4; c++)
+      for (let y = 0; y < 5; y++)
+        for (let xx = 0; xx < 2; xx++) padded.data[(c * 7 + y + 1) * 4 + xx + 1] = x.data[(c * 5 + y) * 2 + xx];
     const slow = convForward(padded, w, b, { ...g, ph: 1, pw: 1 });
     expect(fast.h * fast.w).toBe(1);
     for (let oc = 0; oc < 6; oc++) expect(fast.data[oc]).toBeCloseTo(slow.data[(oc * slow.h + 2) * slow.w + 2], 12); // padded twice: by hand and by the layer
@@ -524,7 +770,10 @@ describe('reference layers', () => {
 describe('big blobs are read without a whole copy', () => {
   it('raw bytes, blobCopy and blobRows agree with the values at every alignment of the file', async () => {
     const { blobCopy, blobRows } = await import('./blobs');
-    const net: TestNet = { input: input(3), layers: [conv('c', 'data', 'c', 3, 5, { bias: true }), { ...conv('d', 'c', 'd', 5, 4, { dtype: 'float64' }) }] };
+    const net: TestNet = {
+      input: input(3),
+      layers: [conv('c', 'data', 'c', 3, 5, { bias: true }), { ...conv('d', 'c', 'd', 5, 4, { dtype: 'float64' }) }],
+    };
     const bytes = caffemodelOf(net);
     for (let shift = 0; shift < 8; shift++) {
       const buf = new Uint8Array(bytes.length + 8);
@@ -567,12 +816,35 @@ describe('big blobs are read without a whole copy', () => {
         conv('c', 'data', 'c', 4, 6, { bias: true }),
         bn('cb', 'c', 'c', 6),
         scale('cs', 'c', 'c', 6),
-        { name: 'up', type: 'Deconvolution', bottoms: ['c'], tops: ['up'], text: 'convolution_param { num_output: 4 kernel_size: 2 stride: 2 group: 2 bias_term: false }', blobs: [blob([6, 2, 2, 2])] },
+        {
+          name: 'up',
+          type: 'Deconvolution',
+          bottoms: ['c'],
+          tops: ['up'],
+          text: 'convolution_param { num_output: 4 kernel_size: 2 stride: 2 group: 2 bias_term: false }',
+          blobs: [blob([6, 2, 2, 2])],
+        },
         bn('ub', 'up', 'up', 4),
-        { name: 'fc', type: 'InnerProduct', bottoms: ['up'], tops: ['fc'], text: 'inner_product_param { num_output: 5 }', params: { inner_product_param: { num_output: 5 } }, blobs: [blob([5, 4 * 16 * 16]), blob([5])] },
+        {
+          name: 'fc',
+          type: 'InnerProduct',
+          bottoms: ['up'],
+          tops: ['fc'],
+          text: 'inner_product_param { num_output: 5 }',
+          params: { inner_product_param: { num_output: 5 } },
+          blobs: [blob([5, 4 * 16 * 16]), blob([5])],
+        },
         bn('fb', 'fc', 'fc', 5),
         scale('fs', 'fc', 'fc', 5),
-        { name: 'ft', type: 'InnerProduct', bottoms: ['fc'], tops: ['ft'], text: 'inner_product_param { num_output: 3 transpose: true }', params: { inner_product_param: { num_output: 3, transpose: true } }, blobs: [blob([5, 3]), blob([3])] },
+        {
+          name: 'ft',
+          type: 'InnerProduct',
+          bottoms: ['fc'],
+          tops: ['ft'],
+          text: 'inner_product_param { num_output: 3 transpose: true }',
+          params: { inner_product_param: { num_output: 3, transpose: true } },
+          blobs: [blob([5, 3]), blob([3])],
+        },
         bn('tb', 'ft', 'ft', 3),
       ],
     };
@@ -582,7 +854,10 @@ describe('big blobs are read without a whole copy', () => {
       [false, true].map((inPlace) => {
         const buf = new Uint8Array(bytes.length + 4);
         buf.set(bytes, shift);
-        const l = loadFiles({ name: 'n.prototxt', bytes: text }, { name: 'n.caffemodel', bytes: buf.subarray(shift, shift + bytes.length) });
+        const l = loadFiles(
+          { name: 'n.prototxt', bytes: text },
+          { name: 'n.caffemodel', bytes: buf.subarray(shift, shift + bytes.length) },
+        );
         const r = foldLoaded(l, { inPlace });
         const out = concat(r.caffemodel.chunks);
         // In place, the input's weights now hold the folded values; otherwise it is untouched.

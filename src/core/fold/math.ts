@@ -15,7 +15,12 @@ export interface BnStats {
 }
 
 /** Caffe's scale-factor rule ('caffe') or NVCaffe's, where a stored 0 means 1 ('one'). */
-export function bnStats(meanSum: ArrayLike<number>, varSum: ArrayLike<number>, factor: number, zeroFactor: 'caffe' | 'one' = 'caffe'): BnStats {
+export function bnStats(
+  meanSum: ArrayLike<number>,
+  varSum: ArrayLike<number>,
+  factor: number,
+  zeroFactor: 'caffe' | 'one' = 'caffe',
+): BnStats {
   const s = factor === 0 ? (zeroFactor === 'one' ? 1 : 0) : 1 / factor;
   const n = meanSum.length;
   const mean = new Float64Array(n);

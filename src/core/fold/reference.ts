@@ -71,7 +71,8 @@ export function convForward(x: Tensor3, w: Weights, bias: ArrayLike<number> | un
     for (let grp = 0; grp < g.group; grp++) {
       for (let ic = 0, k = 0; ic < inPerGroup; ic++)
         for (let ky = 0; ky < g.kh; ky++)
-          for (let kx = 0; kx < g.kw; kx++, k++) patch[k] = x.data[((grp * inPerGroup + ic) * x.h + ky * g.dh) * x.w + kx * g.dw];
+          for (let kx = 0; kx < g.kw; kx++, k++)
+            patch[k] = x.data[((grp * inPerGroup + ic) * x.h + ky * g.dh) * x.w + kx * g.dw];
       for (let j = 0; j < outPerGroup; j++) {
         const oc = grp * outPerGroup + j;
         let acc = bias ? bias[oc] : 0;
@@ -144,7 +145,13 @@ export function deconvForward(x: Tensor3, w: Weights, bias: ArrayLike<number> | 
 }
 
 /** Caffe InnerProduct on one flattened input of length K: weights [N, K], or [K, N] with transpose. */
-export function innerProductForward(x: Float64Array, w: Weights, bias: ArrayLike<number> | undefined, n: number, transpose: boolean): Tensor3 {
+export function innerProductForward(
+  x: Float64Array,
+  w: Weights,
+  bias: ArrayLike<number> | undefined,
+  n: number,
+  transpose: boolean,
+): Tensor3 {
   const k = x.length;
   const out = new Float64Array(n);
   if (transpose) {

@@ -60,11 +60,13 @@ export function valueModel(net: Net): ValueModel {
   const writes: string[][] = [];
   for (const l of net.layers) {
     reads.push(l.bottomRefs.map((r) => valueOf.get(r.id)!));
-    writes.push(l.topRefs.map((r, j) => {
-      const v = layerValue(l.index, j);
-      valueOf.set(r.id, v);
-      return v;
-    }));
+    writes.push(
+      l.topRefs.map((r, j) => {
+        const v = layerValue(l.index, j);
+        valueOf.set(r.id, v);
+        return v;
+      }),
+    );
   }
   const outputs = new Map(net.outputs.map((r) => [r.name, valueOf.get(r.id)!]));
   return { net, reads, writes, outputs, inputs: net.inputs.map((i) => i.name) };
@@ -123,7 +125,12 @@ function describe(model: ValueModel, value: string | undefined): string {
  * Evaluate the folded wiring and compare it with the original's values. Returns the first difference, or
  * undefined when every kept layer reads what it read before and the net outputs are the same values.
  */
-export function checkWiring(model: ValueModel, placements: Placement[], folded: WireLayer[], foldedInputs: string[]): WiringProblem | undefined {
+export function checkWiring(
+  model: ValueModel,
+  placements: Placement[],
+  folded: WireLayer[],
+  foldedInputs: string[],
+): WiringProblem | undefined {
   const { net } = model;
   const bySurvivor = survivors(net, placements);
   const expectedReads = (i: number) => {
@@ -135,9 +142,14 @@ export function checkWiring(model: ValueModel, placements: Placement[], folded: 
     return chain ? [model.writes[net.byName.get(chain.layers[chain.layers.length - 1])!.index][0]] : model.writes[i];
   };
 
-  const missingInput = model.inputs.find((n) => !foldedInputs.includes(n)) ?? foldedInputs.find((n) => !model.inputs.includes(n));
+  const missingInput =
+    model.inputs.find((n) => !foldedInputs.includes(n)) ?? foldedInputs.find((n) => !model.inputs.includes(n));
   if (missingInput !== undefined) {
-    return { layer: '(net inputs)', blob: missingInput, message: `the net inputs differ: "${missingInput}" is an input of only one of the two nets` };
+    return {
+      layer: '(net inputs)',
+      blob: missingInput,
+      message: `the net inputs differ: "${missingInput}" is an input of only one of the two nets`,
+    };
   }
   const current = new Map<string, { value: string; read: boolean }>();
   for (const n of foldedInputs) current.set(n, { value: inputValue(n), read: false });
@@ -145,7 +157,11 @@ export function checkWiring(model: ValueModel, placements: Placement[], folded: 
   for (const l of folded) {
     const want = expectedReads(l.origin);
     if (l.bottoms.length !== want.length) {
-      return { layer: l.name, blob: l.bottoms.join(', '), message: `layer "${l.name}" reads ${l.bottoms.length} blob(s) in the folded net, ${want.length} in the original` };
+      return {
+        layer: l.name,
+        blob: l.bottoms.join(', '),
+        message: `layer "${l.name}" reads ${l.bottoms.length} blob(s) in the folded net, ${want.length} in the original`,
+      };
     }
     for (let k = 0; k < want.length; k++) {
       const got = current.get(l.bottoms[k]);
@@ -160,7 +176,11 @@ export function checkWiring(model: ValueModel, placements: Placement[], folded: 
     }
     const writes = expectedWrites(l.origin);
     if (l.tops.length !== writes.length) {
-      return { layer: l.name, blob: l.tops.join(', '), message: `layer "${l.name}" writes ${l.tops.length} blob(s) in the folded net, ${writes.length} in the original` };
+      return {
+        layer: l.name,
+        blob: l.tops.join(', '),
+        message: `layer "${l.name}" writes ${l.tops.length} blob(s) in the folded net, ${writes.length} in the original`,
+      };
     }
     l.tops.forEach((t, j) => current.set(t, { value: writes[j], read: false }));
   }
@@ -177,7 +197,11 @@ export function checkWiring(model: ValueModel, placements: Placement[], folded: 
   }
   for (const [name, got] of current) {
     if (!got.read && !model.outputs.has(name)) {
-      return { layer: '(net outputs)', blob: name, message: `the folded net would have an extra output "${name}" (${describe(model, got.value)}), which the original reads or overwrites` };
+      return {
+        layer: '(net outputs)',
+        blob: name,
+        message: `the folded net would have an extra output "${name}" (${describe(model, got.value)}), which the original reads or overwrites`,
+      };
     }
   }
   return undefined;
@@ -187,13 +211,20 @@ export function checkWiring(model: ValueModel, placements: Placement[], folded: 
  * Caffe's own rule for tops (Net::AppendTop): a layer may write a name that exists only in place, as the bottom at
  * the same index; any other reuse is "produced by multiple sources" and Caffe refuses the net.
  */
-export function topRuleViolation(layers: Pick<WireLayer, 'name' | 'bottoms' | 'tops'>[], inputs: string[]): WiringProblem | undefined {
+export function topRuleViolation(
+  layers: Pick<WireLayer, 'name' | 'bottoms' | 'tops'>[],
+  inputs: string[],
+): WiringProblem | undefined {
   const seen = new Set(inputs);
   for (const l of layers) {
     for (let j = 0; j < l.tops.length; j++) {
       const t = l.tops[j];
       if (seen.has(t) && l.bottoms[j] !== t) {
-        return { layer: l.name, blob: t, message: `layer "${l.name}" writes "${t}", which exists already, and not in place (Caffe: "top blob produced by multiple sources")` };
+        return {
+          layer: l.name,
+          blob: t,
+          message: `layer "${l.name}" writes "${t}", which exists already, and not in place (Caffe: "top blob produced by multiple sources")`,
+        };
       }
       seen.add(t);
     }
@@ -215,14 +246,28 @@ export function wiringOf(original: Net, folded: Net, placements: Placement[]): W
   for (const l of folded.layers) {
     const origin = queue.get(l.name)?.shift();
     if (origin === undefined) {
-      return { layer: l.name, blob: l.tops.join(', '), message: `the folded net has a layer "${l.name}" (${l.type}) that the original does not keep` };
+      return {
+        layer: l.name,
+        blob: l.tops.join(', '),
+        message: `the folded net has a layer "${l.name}" (${l.type}) that the original does not keep`,
+      };
     }
     const type = original.layers[origin].type;
-    if (type !== l.type) return { layer: l.name, blob: l.tops.join(', '), message: `layer "${l.name}" is a ${l.type} in the folded net but a ${type} in the original` };
+    if (type !== l.type)
+      return {
+        layer: l.name,
+        blob: l.tops.join(', '),
+        message: `layer "${l.name}" is a ${l.type} in the folded net but a ${type} in the original`,
+      };
     out.push({ origin, name: l.name, bottoms: l.bottoms, tops: l.tops });
   }
   for (const [name, q] of queue) {
-    if (q.length) return { layer: name, blob: original.layers[q[0]].tops.join(', '), message: `layer "${name}" (${original.layers[q[0]].type}) is missing from the folded net` };
+    if (q.length)
+      return {
+        layer: name,
+        blob: original.layers[q[0]].tops.join(', '),
+        message: `layer "${name}" (${original.layers[q[0]].type}) is missing from the folded net`,
+      };
   }
   return out;
 }

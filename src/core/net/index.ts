@@ -122,7 +122,8 @@ export function exclusionReason(layer: PtMessage, state: Required<NetState>): st
   const include = messages(layer, 'include');
   const exclude = messages(layer, 'exclude');
   if (include.length > 0) {
-    if (!include.some((r) => meetsRule(r, state))) return `include { ${include.map(ruleText).join(' } or { ')} } does not match ${state.phase}`;
+    if (!include.some((r) => meetsRule(r, state)))
+      return `include { ${include.map(ruleText).join(' } or { ')} } does not match ${state.phase}`;
     return undefined;
   }
   for (const r of exclude) if (meetsRule(r, state)) return `exclude { ${ruleText(r)} } matches ${state.phase}`;
@@ -171,7 +172,19 @@ export function buildNet(doc: PtDocument, opts: NetState = {}): Net {
   const inputs = legacyInputs(build, root);
   for (const f of layerFields) addLayer(build, f);
   const { layers, excluded, producer, consumers, byName } = build;
-  return { doc, name: str(root, 'name'), phase: state.phase, format, inputs, layers, excluded, producer, consumers, outputs: netOutputs(build), byName };
+  return {
+    doc,
+    name: str(root, 'name'),
+    phase: state.phase,
+    format,
+    inputs,
+    layers,
+    excluded,
+    producer,
+    consumers,
+    outputs: netOutputs(build),
+    byName,
+  };
 }
 
 /** The layer blocks: V2 `layer` or V1 `layers`, never both (Caffe refuses a file with both). */
@@ -191,7 +204,7 @@ function netState(root: PtMessage, opts: NetState): Required<NetState> {
   const fileState = message(root, 'state');
   return {
     phase: opts.phase ?? ((fileState && (str(fileState, 'phase') as 'TEST' | 'TRAIN' | undefined)) || 'TEST'),
-    level: opts.level ?? (fileState ? num(fileState, 'level') ?? 0 : 0),
+    level: opts.level ?? (fileState ? (num(fileState, 'level') ?? 0) : 0),
     stages: opts.stages ?? (fileState ? strs(fileState, 'stage') : []),
   };
 }
@@ -218,7 +231,7 @@ function addLayer(build: Building, f: PtField): void {
   const msg = f.value;
   const rawType = str(msg, 'type') ?? '';
   const v1Type = build.format === 'layers' ? rawType : undefined;
-  const type = build.format === 'layers' ? V1_TYPE_NAMES[rawType] ?? rawType : rawType;
+  const type = build.format === 'layers' ? (V1_TYPE_NAMES[rawType] ?? rawType) : rawType;
   const name = str(msg, 'name') ?? '';
   const why = exclusionReason(msg, build.state);
   if (why) {
@@ -251,14 +264,23 @@ function addLayer(build: Building, f: PtField): void {
 }
 
 /** The current version of a bottom, recorded as read by layer `index`; a bottom nobody wrote is an error. */
-function readBlob(build: Building, bottom: string, index: number, reader: { name: string; type: string; f: PtField }): BlobRef {
+function readBlob(
+  build: Building,
+  bottom: string,
+  index: number,
+  reader: { name: string; type: string; f: PtField },
+): BlobRef {
   const v = build.version.get(bottom);
   if (v === undefined) {
     const { name, type, f } = reader;
     const ex = build.excludedTops.get(bottom);
     if (ex) {
       const producer = { producer: ex.name, producerType: ex.type, phase: build.state.phase, reason: ex.reason };
-      throw caffeError('net-training-only', { layer: name, type, bottom, ...producer }, textWhere(build.doc, f.nameSpan.start));
+      throw caffeError(
+        'net-training-only',
+        { layer: name, type, bottom, ...producer },
+        textWhere(build.doc, f.nameSpan.start),
+      );
     }
     throw caffeError('net-unknown-bottom', { layer: name, type, bottom }, textWhere(build.doc, f.nameSpan.start));
   }

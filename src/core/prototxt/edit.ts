@@ -140,7 +140,11 @@ export class PrototxtEditor {
       return;
     }
     if (isRoot) {
-      this.add(text.length, text.length, (text.length && !text.endsWith('\n') ? this.nl : '') + lines.join(this.nl) + this.nl);
+      this.add(
+        text.length,
+        text.length,
+        (text.length && !text.endsWith('\n') ? this.nl : '') + lines.join(this.nl) + this.nl,
+      );
       return;
     }
     // Empty message: inside the braces.
@@ -195,5 +199,3 @@ export function detectIndentUnit(text: string): string {
   if (tabs > spaces) return '\t';
   return ' '.repeat(Number.isFinite(min) ? Math.min(min, 8) : 2);
 }
-
-

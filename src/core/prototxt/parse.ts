@@ -175,7 +175,8 @@ function readNumber(cur: Cursor): PtScalar {
   const m = /^(0[xX][0-9a-fA-F]+|(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?[fF]?)/.exec(text.slice(p, p + 400));
   if (!m) return fail(cur, s, { why: 'number', found: describe(cur, s) });
   cur.pos = p + m[0].length;
-  if (cur.pos < n && isIdentPart(text.charCodeAt(cur.pos))) fail(cur, s, { why: 'malformed-number', found: describe(cur, s) });
+  if (cur.pos < n && isIdentPart(text.charCodeAt(cur.pos)))
+    fail(cur, s, { why: 'malformed-number', found: describe(cur, s) });
   return { kind: 'scalar', token: 'number', raw: text.slice(s, cur.pos), span: { start: s, end: cur.pos } };
 }
 
@@ -255,7 +256,14 @@ function continueList(ps: Parser, list: PtList, listStartName: string): boolean 
   const { text, n } = ps;
   for (;;) {
     skip(ps);
-    if (ps.pos >= n) fail(ps, ps.pos, { why: 'unclosed', close: ']', field: listStartName, opened: where(ps, list.span.start), found: 'end of file' });
+    if (ps.pos >= n)
+      fail(ps, ps.pos, {
+        why: 'unclosed',
+        close: ']',
+        field: listStartName,
+        opened: where(ps, list.span.start),
+        found: 'end of file',
+      });
     const c = text.charCodeAt(ps.pos);
     if (c === 93) {
       ps.pos++;
@@ -273,7 +281,8 @@ function continueList(ps: Parser, list: PtList, listStartName: string): boolean 
       list.items.push(m);
       return false;
     }
-    if (d === 93 && list.items.length > 0) fail(ps, ps.pos, { why: 'list-value', field: listStartName, found: describe(ps, ps.pos) });
+    if (d === 93 && list.items.length > 0)
+      fail(ps, ps.pos, { why: 'list-value', field: listStartName, found: describe(ps, ps.pos) });
     list.items.push(readScalar(ps));
   }
 }
@@ -306,7 +315,12 @@ function readField(ps: Parser, top: Frame): void {
   }
   if (ps.pos >= n) fail(ps, ps.pos, { why: 'value', field: name, found: 'end of file' });
   const v = text.charCodeAt(ps.pos);
-  const field: PtField = { name, nameSpan, value: undefined as unknown as PtScalar, span: { start: nameSpan.start, end: -1 } };
+  const field: PtField = {
+    name,
+    nameSpan,
+    value: undefined as unknown as PtScalar,
+    span: { start: nameSpan.start, end: -1 },
+  };
   top.msg.fields.push(field);
   if (v === 123 || v === 60) {
     field.value = openMessage(ps, ps.pos, name, field);
@@ -323,7 +337,8 @@ function readField(ps: Parser, top: Frame): void {
     } else ps.pendingLists.push({ list, name, field });
     return;
   }
-  if (v === 10 || v === 13 || v === 125 || v === 35) fail(ps, ps.pos, { why: 'value', field: name, found: describe(ps, ps.pos) });
+  if (v === 10 || v === 13 || v === 125 || v === 35)
+    fail(ps, ps.pos, { why: 'value', field: name, found: describe(ps, ps.pos) });
   field.value = readScalar(ps);
   field.span.end = ps.pos;
   separator(ps);
@@ -332,13 +347,26 @@ function readField(ps: Parser, top: Frame): void {
 export function parsePrototxt(text: string, file?: string): PtDocument {
   const n = text.length;
   const root: PtMessage = { kind: 'message', fields: [], span: { start: 0, end: n } };
-  const ps: Parser = { text, n, file, pos: 0, stack: [{ msg: root, close: -1, openAt: 0, name: 'file' }], pendingLists: [] };
+  const ps: Parser = {
+    text,
+    n,
+    file,
+    pos: 0,
+    stack: [{ msg: root, close: -1, openAt: 0, name: 'file' }],
+    pendingLists: [],
+  };
   for (;;) {
     const top = ps.stack[ps.stack.length - 1];
     skip(ps);
     if (ps.pos >= n) {
       if (top.close !== -1) {
-        fail(ps, ps.pos, { why: 'unclosed', close: String.fromCharCode(top.close), field: top.name, opened: where(ps, top.openAt), found: 'end of file' });
+        fail(ps, ps.pos, {
+          why: 'unclosed',
+          close: String.fromCharCode(top.close),
+          field: top.name,
+          opened: where(ps, top.openAt),
+          found: 'end of file',
+        });
       }
       break;
     }
@@ -346,7 +374,19 @@ export function parsePrototxt(text: string, file?: string): PtDocument {
     if (c === top.close) closeMessage(ps, top);
     else if (c === 125 || c === 62 || c === 93) {
       const found = describe(ps, ps.pos);
-      fail(ps, ps.pos, top.close === -1 ? { why: 'unopened', found } : { why: 'unclosed', close: String.fromCharCode(top.close), field: top.name, opened: where(ps, top.openAt), found });
+      fail(
+        ps,
+        ps.pos,
+        top.close === -1
+          ? { why: 'unopened', found }
+          : {
+              why: 'unclosed',
+              close: String.fromCharCode(top.close),
+              field: top.name,
+              opened: where(ps, top.openAt),
+              found,
+            },
+      );
     } else readField(ps, top);
   }
   return { text, root, file };

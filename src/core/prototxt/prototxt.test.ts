@@ -47,7 +47,9 @@ const quoteStr = (s: string, q: '"' | "'") => q + s.replace(/\\/g, '\\\\').repla
 
 const scalar: fc.Arbitrary<{ raw: string; value: string | number }> = fc.oneof(
   fc.integer({ min: -100000, max: 100000 }).map((n) => ({ raw: String(n), value: n })),
-  fc.double({ min: -1e6, max: 1e6, noNaN: true }).map((d) => ({ raw: String(d).replace('e+', 'e'), value: Number(String(d).replace('e+', 'e')) })),
+  fc
+    .double({ min: -1e6, max: 1e6, noNaN: true })
+    .map((d) => ({ raw: String(d).replace('e+', 'e'), value: Number(String(d).replace('e+', 'e')) })),
   fc.constantFrom<{ raw: string; value: string | number }>(
     { raw: '1e-5', value: 1e-5 },
     { raw: '.5', value: 0.5 },
@@ -69,14 +71,28 @@ function messageBody(depth: number, path: string[]): fc.Arbitrary<Gen> {
       if (kind === 0)
         return scalar.map((v) => ({ text: `${name}:${w1}${v.raw}${s}`, checks: [{ path, name, value: v.value }] }));
       if (kind === 3)
-        return fc.array(scalar, { minLength: 1, maxLength: 3 }).map((vs) => ({ text: `${name}: [${vs.map((v) => v.raw).join(`,${w1}`)}]${s}`, checks: vs.map((v) => ({ path, name, value: v.value })) }));
+        return fc.array(scalar, { minLength: 1, maxLength: 3 }).map((vs) => ({
+          text: `${name}: [${vs.map((v) => v.raw).join(`,${w1}`)}]${s}`,
+          checks: vs.map((v) => ({ path, name, value: v.value })),
+        }));
       const colon = kind === 2 ? ':' : '';
-      return messageBody(depth - 1, [...path, name]).map((b) => ({ text: `${name}${colon}${w1}{${w2}${b.text}${w2}}`, checks: b.checks }));
+      return messageBody(depth - 1, [...path, name]).map((b) => ({
+        text: `${name}${colon}${w1}{${w2}${b.text}${w2}}`,
+        checks: b.checks,
+      }));
     });
-  return fc.array(fc.tuple(field, ws), { maxLength: 5 }).map((fs) => ({ text: fs.map(([f, w]) => f.text + w).join(''), checks: fs.flatMap(([f]) => f.checks) }));
+  return fc
+    .array(fc.tuple(field, ws), { maxLength: 5 })
+    .map((fs) => ({ text: fs.map(([f, w]) => f.text + w).join(''), checks: fs.flatMap(([f]) => f.checks) }));
 }
 
-const document = fc.tuple(fc.constantFrom('', '\n', '# header\n# more\n', '\ufeff'), messageBody(3, []), fc.constantFrom('', '\n', '# end')).map(([a, b, c]) => ({ text: a + b.text + c, checks: b.checks }));
+const document = fc
+  .tuple(
+    fc.constantFrom('', '\n', '# header\n# more\n', '\ufeff'),
+    messageBody(3, []),
+    fc.constantFrom('', '\n', '# end'),
+  )
+  .map(([a, b, c]) => ({ text: a + b.text + c, checks: b.checks }));
 
 function resolvePath(root: PtMessage, path: string[]): PtMessage[] {
   let ms = [root];
@@ -105,29 +121,34 @@ describe('prototxt: round trip', () => {
 
   it('truncated or brace-damaged texts throw CaffeFoldError with a line:col inside the text', () => {
     fc.assert(
-      fc.property(document.filter((d) => d.text.includes('{')), fc.nat(), (d, k) => {
-        const braces = [...d.text.matchAll(/[{}]/g)].map((m) => m.index!);
-        const at = braces[k % braces.length];
-        const broken = d.text.slice(0, at) + d.text.slice(at + 1);
-        try {
-          parsePrototxt(broken);
-        } catch (e) {
-          if (!isCaffeFoldError(e)) throw e;
-          expect(e.code).toBe('prototxt-syntax');
-          const w = e.where!;
-          expect(w.kind).toBe('text');
-          if (w.kind === 'text') expect(w.offset).toBeLessThanOrEqual(broken.length);
-          return;
-        }
-        // Deleting a brace can leave valid text only if the braces were inside a string or comment.
-        expect(broken.split('{').length !== broken.split('}').length || /["'#]/.test(d.text)).toBe(true);
-      }),
+      fc.property(
+        document.filter((d) => d.text.includes('{')),
+        fc.nat(),
+        (d, k) => {
+          const braces = [...d.text.matchAll(/[{}]/g)].map((m) => m.index!);
+          const at = braces[k % braces.length];
+          const broken = d.text.slice(0, at) + d.text.slice(at + 1);
+          try {
+            parsePrototxt(broken);
+          } catch (e) {
+            if (!isCaffeFoldError(e)) throw e;
+            expect(e.code).toBe('prototxt-syntax');
+            const w = e.where!;
+            expect(w.kind).toBe('text');
+            if (w.kind === 'text') expect(w.offset).toBeLessThanOrEqual(broken.length);
+            return;
+          }
+          // Deleting a brace can leave valid text only if the braces were inside a string or comment.
+          expect(broken.split('{').length !== broken.split('}').length || /["'#]/.test(d.text)).toBe(true);
+        },
+      ),
       { numRuns: 300 },
     );
   });
 
   describe.skipIf(!haveCorpus)('the shared corpus', () => {
-    for (const f of corpus) it(`${f} round-trips byte for byte`, () => expect(printPrototxt(parsePrototxt(read(f)))).toBe(read(f)));
+    for (const f of corpus)
+      it(`${f} round-trips byte for byte`, () => expect(printPrototxt(parsePrototxt(read(f)))).toBe(read(f)));
 
     it('reads real content', () => {
       const r50 = parsePrototxt(read('resnet50_deploy.prototxt'));
@@ -142,7 +163,9 @@ describe('prototxt: round trip', () => {
       expect(parsePrototxt(sq).root.fields[0].name).not.toBe('#');
       const pva = read('pvanet_faster_rcnn_test.prototxt');
       expect(pva).toMatch(/weight_filler: \{/);
-      const pl = messages(parsePrototxt(pva).root, 'layer').find((l) => message(l, 'convolution_param') && message(message(l, 'convolution_param')!, 'weight_filler'));
+      const pl = messages(parsePrototxt(pva).root, 'layer').find(
+        (l) => message(l, 'convolution_param') && message(message(l, 'convolution_param')!, 'weight_filler'),
+      );
       expect(pl).toBeDefined();
     });
   });
@@ -152,7 +175,7 @@ describe('prototxt: forms', () => {
   it('accepts every form found in real files', () => {
     const text = [
       '\ufeff# leading comment',
-      'name: \'single \\\'quoted\\\'\' # trailing',
+      "name: 'single \\'quoted\\'' # trailing",
       'input: "data"',
       'input_dim: 1 input_dim: 3',
       'input_shape { dim: 1 dim: 3 }',
@@ -186,8 +209,12 @@ describe('prototxt: forms', () => {
   });
 
   it('syntax errors name line:col and what was expected', () => {
-    expect(syntaxError('layer {\n  name: "x"\n').message).toBe('x.prototxt:3:1: Expected \'}\' to close "layer" opened at 1:7, found end of file. A closing brace is missing.');
-    expect(syntaxError('layer {\n  name "x"\n}').message).toMatch(/^x\.prototxt:2:8: Expected ':' or '\{' after "name", found/);
+    expect(syntaxError('layer {\n  name: "x"\n').message).toBe(
+      'x.prototxt:3:1: Expected \'}\' to close "layer" opened at 1:7, found end of file. A closing brace is missing.',
+    );
+    expect(syntaxError('layer {\n  name "x"\n}').message).toMatch(
+      /^x\.prototxt:2:8: Expected ':' or '\{' after "name", found/,
+    );
     expect(syntaxError('name: "abc\nlayer {}').message).toMatch(/^x\.prototxt:1:7: Unterminated string/);
     expect(syntaxError('a: 1\n}\n').message).toMatch(/^x\.prototxt:2:1: Unexpected "}"/);
     expect(syntaxError('a:\n').message).toMatch(/^x\.prototxt:2:1: Expected a value for "a", found end of file\./);
@@ -205,7 +232,8 @@ describe('prototxt: forms', () => {
 
   // Its speed is npm run bench's business (the parse phase); a timed test would fail on a busy machine.
   it('parses a 5 MB file of 37,879 layers', () => {
-    const layer = 'layer {\n  name: "conv"\n  type: "Convolution"\n  bottom: "data"\n  top: "conv"\n  convolution_param { num_output: 64 kernel_size: 3 }\n}\n';
+    const layer =
+      'layer {\n  name: "conv"\n  type: "Convolution"\n  bottom: "data"\n  top: "conv"\n  convolution_param { num_output: 64 kernel_size: 3 }\n}\n';
     const big = layer.repeat(Math.ceil(5e6 / layer.length));
     const doc = parsePrototxt(big);
     expect(fields(doc.root, 'layer').length).toBe(Math.ceil(5e6 / layer.length));
@@ -213,31 +241,44 @@ describe('prototxt: forms', () => {
 });
 
 describe('prototxt: editor', () => {
-  const tabbed = 'name: "n"\n\nlayer {\n\tname: "conv"\n\ttop: "conv"\n\tconvolution_param {\n\t\tnum_output: 4\n\t}\n}\n\nlayer {\n\tname: "bn"\n\ttype: "BatchNorm"\n}\n\nlayer {\n\tname: "relu"\n}\n';
+  const tabbed =
+    'name: "n"\n\nlayer {\n\tname: "conv"\n\ttop: "conv"\n\tconvolution_param {\n\t\tnum_output: 4\n\t}\n}\n\nlayer {\n\tname: "bn"\n\ttype: "BatchNorm"\n}\n\nlayer {\n\tname: "relu"\n}\n';
 
   it('removing a layer removes exactly its lines (and one blank separator)', () => {
     const doc = parsePrototxt(tabbed);
     const bn = fields(doc.root, 'layer')[1];
     const out = new PrototxtEditor(doc).remove(bn).toString();
-    expect(out).toBe('name: "n"\n\nlayer {\n\tname: "conv"\n\ttop: "conv"\n\tconvolution_param {\n\t\tnum_output: 4\n\t}\n}\n\nlayer {\n\tname: "relu"\n}\n');
+    expect(out).toBe(
+      'name: "n"\n\nlayer {\n\tname: "conv"\n\ttop: "conv"\n\tconvolution_param {\n\t\tnum_output: 4\n\t}\n}\n\nlayer {\n\tname: "relu"\n}\n',
+    );
   });
 
-  it('set / setIn follow the file\'s indentation (tabs)', () => {
+  it("set / setIn follow the file's indentation (tabs)", () => {
     const doc = parsePrototxt(tabbed);
     const conv = messages(doc.root, 'layer')[0];
-    const out = new PrototxtEditor(doc).setIn(conv, 'convolution_param', 'bias_term', 'true').set(conv, 'bottom', '"data"').toString();
+    const out = new PrototxtEditor(doc)
+      .setIn(conv, 'convolution_param', 'bias_term', 'true')
+      .set(conv, 'bottom', '"data"')
+      .toString();
     expect(out).toContain('\tconvolution_param {\n\t\tnum_output: 4\n\t\tbias_term: true\n\t}\n\tbottom: "data"\n}');
     // Everything else is untouched.
     expect(out.replace('\n\t\tbias_term: true', '').replace('\n\tbottom: "data"', '')).toBe(tabbed);
   });
 
-  it('setIn creates a missing block with the file\'s indent unit (2 spaces) and works on one-line blocks', () => {
+  it("setIn creates a missing block with the file's indent unit (2 spaces) and works on one-line blocks", () => {
     const text = 'layer {\n  name: "fc"\n  type: "InnerProduct"\n}\nlayer { name: "x" scale_param { axis: 1 } }\n';
     const doc = parsePrototxt(text);
     const [fc1, x] = messages(doc.root, 'layer');
-    const out = new PrototxtEditor(doc).setIn(fc1, 'inner_product_param', 'bias_term', 'true').setIn(x, 'scale_param', 'bias_term', 'true').toString();
-    expect(out).toBe('layer {\n  name: "fc"\n  type: "InnerProduct"\n  inner_product_param {\n    bias_term: true\n  }\n}\nlayer { name: "x" scale_param { axis: 1 bias_term: true } }\n');
-    expect(bool(message(messages(parsePrototxt(out).root, 'layer')[0], 'inner_product_param')!, 'bias_term')).toBe(true);
+    const out = new PrototxtEditor(doc)
+      .setIn(fc1, 'inner_product_param', 'bias_term', 'true')
+      .setIn(x, 'scale_param', 'bias_term', 'true')
+      .toString();
+    expect(out).toBe(
+      'layer {\n  name: "fc"\n  type: "InnerProduct"\n  inner_product_param {\n    bias_term: true\n  }\n}\nlayer { name: "x" scale_param { axis: 1 bias_term: true } }\n',
+    );
+    expect(bool(message(messages(parsePrototxt(out).root, 'layer')[0], 'inner_product_param')!, 'bias_term')).toBe(
+      true,
+    );
   });
 
   it('replacing a value touches only its span; `}layer {` on one line; CRLF kept', () => {
@@ -245,7 +286,10 @@ describe('prototxt: editor', () => {
     const doc = parsePrototxt(text);
     const [a, b] = fields(doc.root, 'layer');
     const top = fields(a.value as PtMessage, 'top')[0];
-    const out = new PrototxtEditor(doc).setRaw(top.value as never, '"renamed"').remove(b).toString();
+    const out = new PrototxtEditor(doc)
+      .setRaw(top.value as never, '"renamed"')
+      .remove(b)
+      .toString();
     expect(out).toBe('layer {\r\n  name: "a"\r\n  top: "renamed"\r\n}\r\n');
     const out2 = new PrototxtEditor(doc).set(b.value as PtMessage, 'type', '"ReLU"').toString();
     expect(out2).toBe('layer {\r\n  name: "a"\r\n  top: "a"\r\n}layer {\r\n  name: "b"\r\n  type: "ReLU"\r\n}\r\n');
@@ -254,7 +298,10 @@ describe('prototxt: editor', () => {
   it('an edit inside a removed block is dropped with it', () => {
     const doc = parsePrototxt(tabbed);
     const conv = fields(doc.root, 'layer')[0];
-    const out = new PrototxtEditor(doc).set(conv.value as PtMessage, 'name', '"x"').remove(conv).toString();
+    const out = new PrototxtEditor(doc)
+      .set(conv.value as PtMessage, 'name', '"x"')
+      .remove(conv)
+      .toString();
     expect(out).not.toContain('conv');
   });
 

@@ -34,7 +34,19 @@ function scalars(msg: PtMessage, name: string): PtScalar[] {
   return out;
 }
 
-const ESC: Record<string, string> = { n: '\n', t: '\t', r: '\r', a: '\x07', b: '\b', f: '\f', v: '\v', '\\': '\\', "'": "'", '"': '"', '?': '?' };
+const ESC: Record<string, string> = {
+  n: '\n',
+  t: '\t',
+  r: '\r',
+  a: '\x07',
+  b: '\b',
+  f: '\f',
+  v: '\v',
+  '\\': '\\',
+  "'": "'",
+  '"': '"',
+  '?': '?',
+};
 
 /** Decode one quoted string literal (without concatenation). */
 function unquote(lit: string): string {
@@ -118,5 +130,9 @@ export function bool(msg: PtMessage, name: string): boolean | undefined {
 
 /** A string literal for the text format. */
 export function quote(s: string): string {
-  return '"' + s.replace(/[\\"\n\r\t]/g, (c) => ({ '\\': '\\\\', '"': '\\"', '\n': '\\n', '\r': '\\r', '\t': '\\t' })[c]!) + '"';
+  return (
+    '"' +
+    s.replace(/[\\"\n\r\t]/g, (c) => ({ '\\': '\\\\', '"': '\\"', '\n': '\\n', '\r': '\\r', '\t': '\\t' })[c]!) +
+    '"'
+  );
 }

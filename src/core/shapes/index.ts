@@ -18,9 +18,33 @@ export function channelsOf(shape: number[] | undefined, axis = 1): number | unde
 const prod = (a: number[]) => a.reduce((x, y) => x * y, 1);
 
 const SAME = new Set([
-  'BatchNorm', 'Scale', 'Bias', 'ReLU', 'PReLU', 'ELU', 'Sigmoid', 'TanH', 'AbsVal', 'Power', 'Exp', 'Log', 'BNLL',
-  'Dropout', 'LRN', 'MVN', 'Threshold', 'Clip', 'Swish', 'Normalize', 'ShuffleChannel', 'Softmax', 'ReLU6', 'HardSwish',
-  'Mish', 'GELU', 'Silence',
+  'BatchNorm',
+  'Scale',
+  'Bias',
+  'ReLU',
+  'PReLU',
+  'ELU',
+  'Sigmoid',
+  'TanH',
+  'AbsVal',
+  'Power',
+  'Exp',
+  'Log',
+  'BNLL',
+  'Dropout',
+  'LRN',
+  'MVN',
+  'Threshold',
+  'Clip',
+  'Swish',
+  'Normalize',
+  'ShuffleChannel',
+  'Softmax',
+  'ReLU6',
+  'HardSwish',
+  'Mish',
+  'GELU',
+  'Silence',
 ]);
 const DATA = new Set(['Data', 'ImageData', 'AnnotatedData', 'HDF5Data', 'WindowData', 'VideoData']);
 const SCALAR = /Loss$|^Accuracy$/;
@@ -65,7 +89,10 @@ export function inferShapes(net: Net, opts: { inputShape?: number[] } = {}): Sha
       outs.forEach((s, k) => {
         if (!s) return;
         if (s.some((d) => !Number.isFinite(d) || d < 0)) {
-          problems.push({ layer: l.name, message: `inferred an impossible shape [${s.join(', ')}] for "${l.tops[k]}"` });
+          problems.push({
+            layer: l.name,
+            message: `inferred an impossible shape [${s.join(', ')}] for "${l.tops[k]}"`,
+          });
           return;
         }
         if (l.topRefs[k]) shapes.set(l.topRefs[k].id, s);
@@ -115,7 +142,10 @@ const dataLayerShapes: SourceRule = (l, dataShape) => {
 const memoryDataShapes: SourceRule = (l) => {
   const p = message(l.msg, 'memory_data_param');
   if (!p) return [undefined];
-  return [[num(p, 'batch_size') ?? 1, num(p, 'channels') ?? 1, num(p, 'height') ?? 1, num(p, 'width') ?? 1], [num(p, 'batch_size') ?? 1]];
+  return [
+    [num(p, 'batch_size') ?? 1, num(p, 'channels') ?? 1, num(p, 'height') ?? 1, num(p, 'width') ?? 1],
+    [num(p, 'batch_size') ?? 1],
+  ];
 };
 
 // --- Layers with parameters of their own ---
@@ -187,7 +217,9 @@ const sliceShapes: Rule = (l, x) => {
   const axis = normAxis((p && (num(p, 'axis') ?? num(p, 'slice_dim'))) ?? 1, x.length);
   const points = p ? nums(p, 'slice_point') : [];
   const total = x[axis];
-  const bounds = points.length ? [0, ...points, total] : Array.from({ length: l.tops.length + 1 }, (_, i) => (i * total) / l.tops.length);
+  const bounds = points.length
+    ? [0, ...points, total]
+    : Array.from({ length: l.tops.length + 1 }, (_, i) => (i * total) / l.tops.length);
   return l.tops.map((_, i) => {
     const s = x.slice();
     s[axis] = bounds[i + 1] - bounds[i];

@@ -64,11 +64,19 @@ layer { name: "odd" type: "MyCustomLayer" bottom: "fc" top: "odd" }
   });
   it('the clip rule: a last window that would start in the padding is dropped', () => {
     // H=5, k=2, s=2, p=1: ceil((5+2-2)/2)+1 = 4; (4-1)*2 = 6 >= 5+1 → 3.
-    const r = inferShapes(net('input: "d" input_dim: 1 input_dim: 1 input_dim: 5 input_dim: 5\nlayer { name: "p" type: "Pooling" bottom: "d" top: "p" pooling_param { pool: MAX kernel_size: 2 stride: 2 pad: 1 } }\n'));
+    const r = inferShapes(
+      net(
+        'input: "d" input_dim: 1 input_dim: 1 input_dim: 5 input_dim: 5\nlayer { name: "p" type: "Pooling" bottom: "d" top: "p" pooling_param { pool: MAX kernel_size: 2 stride: 2 pad: 1 } }\n',
+      ),
+    );
     expect(r.shapes.get('p@0')).toEqual([1, 1, 3, 3]);
   });
   it('bad parameters become problems, not exceptions', () => {
-    const r = inferShapes(net('input: "d" input_dim: 1 input_dim: 1 input_dim: 2 input_dim: 2\nlayer { name: "c" type: "Convolution" bottom: "d" top: "c" convolution_param { num_output: 1 kernel_size: 5 } }\n'));
+    const r = inferShapes(
+      net(
+        'input: "d" input_dim: 1 input_dim: 1 input_dim: 2 input_dim: 2\nlayer { name: "c" type: "Convolution" bottom: "d" top: "c" convolution_param { num_output: 1 kernel_size: 5 } }\n',
+      ),
+    );
     expect(r.problems[0]).toMatchObject({ layer: 'c' });
     expect(r.problems[0].message).toMatch(/kernel 5 does not fit an input of 2/);
   });
