@@ -309,6 +309,19 @@ export function chainAffine(
   };
 }
 
+/** What both kinds of plan need: the chain's affine, its stats, its layers and the seed of its proof's input. */
+interface ChainPlanning {
+  net: Net;
+  weights: Map<string, ModelLayer>;
+  chain: Chain;
+  zeroFactor: 'caffe' | 'one';
+  affine: ReturnType<typeof chainAffine>['affine'];
+  stats: ReturnType<typeof chainAffine>['stats'];
+  bnLayer?: NetLayer;
+  scaleLayer?: NetLayer;
+  seed: number;
+}
+
 export function planChain(
   net: Net,
   weights: Map<string, ModelLayer>,
@@ -318,37 +331,60 @@ export function planChain(
   inPlace = false,
 ): Planned {
   const { affine, stats } = chainAffine(net, weights, chain, zeroFactor);
-  const bnLayer = chain.bn ? net.byName.get(chain.bn) : undefined;
-  const scaleLayer = chain.scale ? net.byName.get(chain.scale) : undefined;
-  const seedFor = seed + hash(chain.id);
+  const ctx: ChainPlanning = {
+    net,
+    weights,
+    chain,
+    zeroFactor,
+    affine,
+    stats,
+    bnLayer: chain.bn ? net.byName.get(chain.bn) : undefined,
+    scaleLayer: chain.scale ? net.byName.get(chain.scale) : undefined,
+    seed: seed + hash(chain.id),
+  };
+  return chain.pattern === 'bn-scale' ? planScaleMerge(ctx) : planProducerFold(ctx, inPlace);
+}
 
-  if (chain.pattern === 'bn-scale') {
-    const s = scaleLayer!;
-    const sw = weights.get(s.name)!.blobs;
-    const C = affine.alpha.length;
-    const gammaNew = toDType(affine.alpha, sw[0].dtype);
-    const betaNew = toDType(affine.shift, sw[1]?.dtype ?? sw[0].dtype);
-    const newBlobs: NewBlob[] = [
-      { data: gammaNew, dtype: sw[0].dtype, shape: sw[0].shape, like: sw[0] },
-      sw[1]
-        ? { data: betaNew, dtype: sw[1].dtype, shape: sw[1].shape, like: sw[1] }
-        : { data: betaNew, dtype: sw[0].dtype, shape: [C] },
-    ];
-    // Proof: BatchNorm then Scale, literally, against the new Scale.
-    const x: Tensor3 = { c: C, h: 2, w: 2, data: randomNormal(C * 4, seedFor) };
-    const ref = () => runBnScale(x, weights, bnLayer, scaleLayer, zeroFactor);
-    const got = () => scaleForward(x, fromDType(gammaNew, sw[0].dtype), fromDType(betaNew, newBlobs[1].dtype));
-    return {
-      chain,
-      target: s,
-      blobs: newBlobs,
-      dtype: sw[0].dtype,
-      addBias: !scaleParams(s).biasTerm,
-      prove: () => ({ chain: chain.id, ...compare(ref().data, got().data) }),
-      stats,
-    };
-  }
+/** BatchNorm + Scale merged into the Scale: its two blobs replaced by the chain's affine. */
+function planScaleMerge({
+  weights,
+  chain,
+  zeroFactor,
+  affine,
+  stats,
+  bnLayer,
+  scaleLayer,
+  seed,
+}: ChainPlanning): Planned {
+  const s = scaleLayer!;
+  const sw = weights.get(s.name)!.blobs;
+  const C = affine.alpha.length;
+  const gammaNew = toDType(affine.alpha, sw[0].dtype);
+  const betaNew = toDType(affine.shift, sw[1]?.dtype ?? sw[0].dtype);
+  const newBlobs: NewBlob[] = [
+    { data: gammaNew, dtype: sw[0].dtype, shape: sw[0].shape, like: sw[0] },
+    sw[1]
+      ? { data: betaNew, dtype: sw[1].dtype, shape: sw[1].shape, like: sw[1] }
+      : { data: betaNew, dtype: sw[0].dtype, shape: [C] },
+  ];
+  // Proof: BatchNorm then Scale, literally, against the new Scale.
+  const x: Tensor3 = { c: C, h: 2, w: 2, data: randomNormal(C * 4, seed) };
+  const ref = () => runBnScale(x, weights, bnLayer, scaleLayer, zeroFactor);
+  const got = () => scaleForward(x, fromDType(gammaNew, sw[0].dtype), fromDType(betaNew, newBlobs[1].dtype));
+  return {
+    chain,
+    target: s,
+    blobs: newBlobs,
+    dtype: sw[0].dtype,
+    addBias: !scaleParams(s).biasTerm,
+    prove: () => ({ chain: chain.id, ...compare(ref().data, got().data) }),
+    stats,
+  };
+}
 
+/** BatchNorm (and Scale) folded into the producer's weights and bias: in place when the stored rows allow it. */
+function planProducerFold(ctx: ChainPlanning, inPlace: boolean): Planned {
+  const { net, weights, chain, zeroFactor, affine, stats, bnLayer, scaleLayer, seed } = ctx;
   const p = net.byName.get(chain.producer!)!;
   const pw = weights.get(p.name)!;
   const info = producerInfo(p);
@@ -364,7 +400,7 @@ export function planChain(
   // The proof: the original producer → BatchNorm → Scale against the folded producer, on one random input; the
   // original weights are read row by row, never copied whole.
   const proveWith = (folded: Weights): ChainProof => {
-    const x = run.input(seedFor);
+    const x = run.input(seed);
     const ref = runBnScale(
       run.forward(x, blobRows(W, run.rowLength), B ? blobFloats(B) : undefined),
       weights,

@@ -185,6 +185,14 @@ export function checkWiring(
     l.tops.forEach((t, j) => current.set(t, { value: writes[j], read: false }));
   }
 
+  return outputProblem(model, current);
+}
+
+/** After the folded net ran: its outputs must be the original's values under the same names, and no more. */
+function outputProblem(
+  model: ValueModel,
+  current: Map<string, { value: string; read: boolean }>,
+): WiringProblem | undefined {
   for (const [name, value] of model.outputs) {
     const got = current.get(name);
     if (!got || got.read || got.value !== value) {
