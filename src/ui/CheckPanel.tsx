@@ -49,15 +49,19 @@ function Verdict({ r }: { r: WholeNetCheck }) {
   );
 }
 
+/**
+ * An output that did not move at all when every input value was nudged by one ulp (a saturated softmax, say)
+ * shows little of the weights: said, not hidden.
+ */
+function isFlat(r: WholeNetCheck): boolean {
+  return r.status !== 'not-run' && r.outputs.length > 0 && r.outputs.every((o) => o.maxAbsError === 0) && r.noise === 0;
+}
+
 function Result({ r, wall }: { r: WholeNetCheck; wall?: number }) {
-  // An output that did not move at all when every input value was nudged by one ulp (a saturated softmax, say)
-  // shows little of the weights: said, not hidden.
-  const flat =
-    r.status !== 'not-run' && r.outputs.length > 0 && r.outputs.every((o) => o.maxAbsError === 0) && r.noise === 0;
   return (
     <>
       <Verdict r={r} />
-      {flat && (
+      {isFlat(r) && (
         <p className="muted check-note" data-testid="check-flat">
           The output did not change at all when the input was nudged (noise 0), e.g. a saturated softmax: it shows
           little of the weights.
@@ -68,75 +72,94 @@ function Result({ r, wall }: { r: WholeNetCheck; wall?: number }) {
           {n}
         </p>
       ))}
-      {r.outputs.length > 0 && (
-        <table
-          className="check-table"
-          data-testid="check-table"
-          aria-label="Each output of the net, original against folded"
-        >
-          <thead>
-            <tr>
-              <th scope="col">output</th>
-              <th scope="col" title="Largest absolute difference">
-                max abs
-              </th>
-              <th scope="col" title="Largest absolute difference over the original output's largest magnitude">
-                max rel
-              </th>
-              <th scope="col" title="The bound max rel is held to">
-                limit
-              </th>
-              <th scope="col">
-                <span className="sr-only">pass</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {r.outputs.map((o) => (
-              <tr key={o.name} className={o.pass ? 'pass' : 'fail'}>
-                <th scope="row">
-                  <span className="mono out-name" title={o.name}>
-                    {o.name}
-                  </span>
-                  <span className="mono muted out-shape">{formatShape(o.shape)}</span>
-                </th>
-                <td className="mono">{sci(o.maxAbsError)}</td>
-                <td className="mono">{sci(o.maxRelError)}</td>
-                <td className="mono muted">{sci(o.threshold)}</td>
-                <td className="verdict-cell" aria-label={o.pass ? 'pass' : 'fail'}>
-                  {o.pass ? '✓' : '✗'}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      <dl className="kv check-kv">
-        {r.status !== 'not-run' && (
-          <KV
-            k="noise"
-            v={<span title="The float32 noise this net shows on its own; it sets the limits">{sci(r.noise)}</span>}
-          />
-        )}
-        {r.latency && (
-          <KV
-            k="latency"
-            v={
-              <span data-testid="check-latency">
-                {ms(r.latency.originalMs)} → {ms(r.latency.foldedMs)}{' '}
-                <strong className={r.latency.ratio <= 1 ? 'ok' : undefined}>{r.latency.ratio.toFixed(2)}×</strong>
-                <span className="muted"> (median of {r.latency.runs})</span>
-              </span>
-            }
-          />
-        )}
-        {r.inputs.map((i, n) => (
-          <KV key={i.name} k={n === 0 ? 'input' : ''} v={`${i.name} ${formatShape(i.shape)}, seed ${r.seed}`} />
-        ))}
-        <KV k="engine" v={<span className="engine-name">{r.engine}</span>} />
-        {wall !== undefined && <KV k="took" v={`${(wall / 1000).toFixed(1)} s`} />}
-      </dl>
+      {r.outputs.length > 0 && <OutputsTable outputs={r.outputs} />}
+      <CheckFacts r={r} wall={wall} />
     </>
+  );
+}
+
+type OutputCheck = WholeNetCheck['outputs'][number];
+
+/** Each net output, original against folded: the errors, the limit, pass or fail. */
+function OutputsTable({ outputs }: { outputs: OutputCheck[] }) {
+  return (
+    <table
+      className="check-table"
+      data-testid="check-table"
+      aria-label="Each output of the net, original against folded"
+    >
+      <thead>
+        <tr>
+          <th scope="col">output</th>
+          <th scope="col" title="Largest absolute difference">
+            max abs
+          </th>
+          <th scope="col" title="Largest absolute difference over the original output's largest magnitude">
+            max rel
+          </th>
+          <th scope="col" title="The bound max rel is held to">
+            limit
+          </th>
+          <th scope="col">
+            <span className="sr-only">pass</span>
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {outputs.map((o) => (
+          <OutputRow key={o.name} o={o} />
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function OutputRow({ o }: { o: OutputCheck }) {
+  return (
+    <tr className={o.pass ? 'pass' : 'fail'}>
+      <th scope="row">
+        <span className="mono out-name" title={o.name}>
+          {o.name}
+        </span>
+        <span className="mono muted out-shape">{formatShape(o.shape)}</span>
+      </th>
+      <td className="mono">{sci(o.maxAbsError)}</td>
+      <td className="mono">{sci(o.maxRelError)}</td>
+      <td className="mono muted">{sci(o.threshold)}</td>
+      <td className="verdict-cell" aria-label={o.pass ? 'pass' : 'fail'}>
+        {o.pass ? '✓' : '✗'}
+      </td>
+    </tr>
+  );
+}
+
+/** The check's conditions: noise, latency, inputs and seed, engine, wall time. */
+function CheckFacts({ r, wall }: { r: WholeNetCheck; wall?: number }) {
+  return (
+    <dl className="kv check-kv">
+      {r.status !== 'not-run' && (
+        <KV
+          k="noise"
+          v={<span title="The float32 noise this net shows on its own; it sets the limits">{sci(r.noise)}</span>}
+        />
+      )}
+      {r.latency && <KV k="latency" v={<Latency latency={r.latency} />} />}
+      {r.inputs.map((i, n) => (
+        <KV key={i.name} k={n === 0 ? 'input' : ''} v={`${i.name} ${formatShape(i.shape)}, seed ${r.seed}`} />
+      ))}
+      <KV k="engine" v={<span className="engine-name">{r.engine}</span>} />
+      {wall !== undefined && <KV k="took" v={`${(wall / 1000).toFixed(1)} s`} />}
+    </dl>
+  );
+}
+
+function Latency({ latency }: { latency: NonNullable<WholeNetCheck['latency']> }) {
+  return (
+    <span data-testid="check-latency">
+      {ms(latency.originalMs)} → {ms(latency.foldedMs)}{' '}
+      <strong className={latency.ratio <= 1 ? 'ok' : undefined}>{latency.ratio.toFixed(2)}×</strong>
+      <span className="muted"> (median of {latency.runs})</span>
+    </span>
   );
 }
 

@@ -29,11 +29,9 @@ function FileLine({ kind, file }: { kind: string; file?: File }) {
   );
 }
 
-function Zone({ side, title, sub }: { side: CompareSide; title: string; sub: string }) {
-  const zone = useAppStore((s) => s.compare[side]);
-  const { add, clear } = useAppStore(useShallow((s) => ({ add: s.addCompareFiles, clear: s.clearCompareZone })));
-  const running = useAppStore((s) => s.check.status === 'running');
-  const input = useRef<HTMLInputElement>(null);
+/** Files dragged over a zone: whether they are over it, and the handlers that take them in when dropped. */
+function useZoneDrop(side: CompareSide, running: boolean) {
+  const add = useAppStore((s) => s.addCompareFiles);
   const [over, setOver] = useState(false);
   const onDragOver = useCallback((e: DragEvent) => {
     if (!e.dataTransfer.types.includes('Files')) return;
@@ -55,20 +53,18 @@ function Zone({ side, title, sub }: { side: CompareSide; title: string; sub: str
     },
     [add, side, running],
   );
-  const onPick = useCallback(
-    (e: ChangeEvent<HTMLInputElement>) => {
-      const files = [...(e.target.files ?? [])];
-      e.target.value = '';
-      if (files.length) void add(side, files);
-    },
-    [add, side],
-  );
-  const label = `${title}: .prototxt + .caffemodel`;
+  return { over, onDragOver, onDragLeave, onDrop };
+}
+
+function Zone({ side, title, sub }: { side: CompareSide; title: string; sub: string }) {
+  const zone = useAppStore((s) => s.compare[side]);
+  const running = useAppStore((s) => s.check.status === 'running');
+  const { over, onDragOver, onDragLeave, onDrop } = useZoneDrop(side, running);
   return (
     <section
       className={`compare-zone${over ? ' is-over' : ''}${zone.error ? ' has-error' : ''}`}
       data-testid={`compare-zone-${side}`}
-      aria-label={label}
+      aria-label={`${title}: .prototxt + .caffemodel`}
       aria-busy={zone.reading}
       onDragOver={onDragOver}
       onDragEnter={onDragOver}
@@ -93,38 +89,65 @@ function Zone({ side, title, sub }: { side: CompareSide; title: string; sub: str
           {zone.error}
         </div>
       )}
-      <div className="compare-zone-actions">
+      <ZoneActions side={side} title={title} running={running} hasFiles={!!(zone.prototxt || zone.caffemodel)} />
+    </section>
+  );
+}
+
+/** A zone's buttons: choose its files (through a hidden file input), clear them. */
+function ZoneActions({
+  side,
+  title,
+  running,
+  hasFiles,
+}: {
+  side: CompareSide;
+  title: string;
+  running: boolean;
+  hasFiles: boolean;
+}) {
+  const { add, clear } = useAppStore(useShallow((s) => ({ add: s.addCompareFiles, clear: s.clearCompareZone })));
+  const input = useRef<HTMLInputElement>(null);
+  const onPick = useCallback(
+    (e: ChangeEvent<HTMLInputElement>) => {
+      const files = [...(e.target.files ?? [])];
+      e.target.value = '';
+      if (files.length) void add(side, files);
+    },
+    [add, side],
+  );
+  return (
+    <div className="compare-zone-actions">
+      <button
+        type="button"
+        className="btn"
+        onClick={() => input.current?.click()}
+        disabled={running}
+        aria-label={`Choose the ${title.toLowerCase()} files`}
+      >
+        Choose files…
+      </button>
+      {hasFiles && (
         <button
           type="button"
-          className="btn"
-          onClick={() => input.current?.click()}
+          className="btn btn-ghost"
+          onClick={() => clear(side)}
           disabled={running}
-          aria-label={`Choose the ${title.toLowerCase()} files`}
+          aria-label={`Clear the ${title.toLowerCase()} files`}
         >
-          Choose files…
+          Clear
         </button>
-        {(zone.prototxt || zone.caffemodel) && (
-          <button
-            type="button"
-            className="btn btn-ghost"
-            onClick={() => clear(side)}
-            disabled={running}
-            aria-label={`Clear the ${title.toLowerCase()} files`}
-          >
-            Clear
-          </button>
-        )}
-        <input
-          ref={input}
-          type="file"
-          multiple
-          hidden
-          onChange={onPick}
-          accept=".prototxt,.pbtxt,.txt,.caffemodel,*/*"
-          aria-label={`${title} files`}
-        />
-      </div>
-    </section>
+      )}
+      <input
+        ref={input}
+        type="file"
+        multiple
+        hidden
+        onChange={onPick}
+        accept=".prototxt,.pbtxt,.txt,.caffemodel,*/*"
+        aria-label={`${title} files`}
+      />
+    </div>
   );
 }
 

@@ -191,7 +191,6 @@ function KV({ k, v, cls }: { k: string; v: ReactNode; cls?: string }) {
 }
 
 function LayerView({ d }: { d: LayerDetails }) {
-  const select = useAppStore((s) => s.select);
   return (
     <div className="panel-section">
       <p className={`kind-tag cat-${layerCategory(d.type)}`}>{d.type}</p>
@@ -201,31 +200,49 @@ function LayerView({ d }: { d: LayerDetails }) {
           <strong>Not folded.</strong> {d.refusal.reason}
         </div>
       )}
-      {d.chain && (
-        <div className="callout callout-chain">
-          <div className="callout-row">
-            <button
-              type="button"
-              className="link"
-              onClick={() => select({ kind: 'chain', id: d.chain!.id })}
-              aria-label={`Show chain ${d.chain.label}`}
-            >
-              <span className="chain-badge static">{d.chain.label}</span>
-            </button>
-            <ChainSwitch id={d.chain.id} label={d.chain.label} />
-          </div>
-          <p className="muted">
-            {d.chain.removed.includes(d.name)
-              ? 'This layer is folded away.'
-              : `This layer absorbs ${d.chain.removed.join(', ')}.`}
-          </p>
-        </div>
-      )}
+      {d.chain && <LayerChainCallout chain={d.chain} layer={d.name} />}
       {d.warnings.map((w, i) => (
         <div key={i} className="callout callout-warn">
           {w.message}
         </div>
       ))}
+      <LayerBlobs d={d} />
+      {d.params.map((g) => (
+        <ParamGroup key={g.name} g={g} />
+      ))}
+      <LayerWeights weights={d.weights} missing={d.weightsMissing} />
+    </div>
+  );
+}
+
+/** The chain a layer belongs to: its badge, its switch, and what the fold does to this layer. */
+function LayerChainCallout({ chain, layer }: { chain: NonNullable<LayerDetails['chain']>; layer: string }) {
+  const select = useAppStore((s) => s.select);
+  return (
+    <div className="callout callout-chain">
+      <div className="callout-row">
+        <button
+          type="button"
+          className="link"
+          onClick={() => select({ kind: 'chain', id: chain.id })}
+          aria-label={`Show chain ${chain.label}`}
+        >
+          <span className="chain-badge static">{chain.label}</span>
+        </button>
+        <ChainSwitch id={chain.id} label={chain.label} />
+      </div>
+      <p className="muted">
+        {chain.removed.includes(layer)
+          ? 'This layer is folded away.'
+          : `This layer absorbs ${chain.removed.join(', ')}.`}
+      </p>
+    </div>
+  );
+}
+
+function LayerBlobs({ d }: { d: LayerDetails }) {
+  return (
+    <>
       <h3>Blobs</h3>
       <dl className="kv">
         {d.bottoms.map((b, i) => (
@@ -236,52 +253,76 @@ function LayerView({ d }: { d: LayerDetails }) {
         ))}
         {d.inPlace && <KV k="" v={<span className="muted">in place</span>} />}
       </dl>
-      {d.params.map((g) => (
-        <div key={g.name}>
-          <h3>{g.name === 'layer' ? 'Layer fields' : g.name}</h3>
-          <dl className="kv">
-            {g.entries.map((e) => (
-              <KV
-                key={e.key}
-                k={e.key}
-                v={
-                  e.isDefault ? (
-                    <span title="Not in the file: the default">
-                      {e.value} <span className="default-tag">default</span>
-                    </span>
-                  ) : (
-                    e.value
-                  )
-                }
-                cls={e.isDefault ? 'is-default' : undefined}
-              />
-            ))}
-          </dl>
-        </div>
-      ))}
-      {(d.weights.length > 0 || d.weightsMissing) && <h3>Weights</h3>}
-      {d.weightsMissing && (
+    </>
+  );
+}
+
+/** One group of a layer's fields, the defaults (not in the file) marked as such. */
+function ParamGroup({ g }: { g: LayerDetails['params'][number] }) {
+  return (
+    <div>
+      <h3>{g.name === 'layer' ? 'Layer fields' : g.name}</h3>
+      <dl className="kv">
+        {g.entries.map((e) => (
+          <KV
+            key={e.key}
+            k={e.key}
+            v={
+              e.isDefault ? (
+                <span title="Not in the file: the default">
+                  {e.value} <span className="default-tag">default</span>
+                </span>
+              ) : (
+                e.value
+              )
+            }
+            cls={e.isDefault ? 'is-default' : undefined}
+          />
+        ))}
+      </dl>
+    </div>
+  );
+}
+
+function LayerWeights({
+  weights,
+  missing,
+}: {
+  weights: LayerDetails['weights'];
+  missing: LayerDetails['weightsMissing'];
+}) {
+  return (
+    <>
+      {(weights.length > 0 || missing) && <h3>Weights</h3>}
+      {missing && (
         <div className="callout callout-refused">This layer needs weights and the caffemodel has none for it.</div>
       )}
-      {d.weights.map((w) => (
-        <div key={w.index} className="weight">
-          <div className="weight-head">
-            <span>{w.role}</span>
-            <span className="mono muted">
-              {formatShape(w.shape)} {w.storage && `· ${w.storage}`}
-            </span>
-          </div>
-          {w.stats && (
-            <dl className="stats">
-              <KV k="min" v={formatNumber(w.stats.min)} />
-              <KV k="max" v={formatNumber(w.stats.max)} />
-              <KV k="mean" v={formatNumber(w.stats.mean)} />
-              <KV k="std" v={formatNumber(w.stats.std)} />
-              {w.stats.nonFinite > 0 && <KV k="non-finite" v={w.stats.nonFinite} cls="bad" />}
-            </dl>
-          )}
-        </div>
+      {weights.map((w) => (
+        <WeightBlob key={w.index} w={w} />
       ))}
+    </>
+  );
+}
+
+/** One weight blob: its role, shape and storage, and its statistics when read. */
+function WeightBlob({ w }: { w: LayerDetails['weights'][number] }) {
+  return (
+    <div className="weight">
+      <div className="weight-head">
+        <span>{w.role}</span>
+        <span className="mono muted">
+          {formatShape(w.shape)} {w.storage && `· ${w.storage}`}
+        </span>
+      </div>
+      {w.stats && (
+        <dl className="stats">
+          <KV k="min" v={formatNumber(w.stats.min)} />
+          <KV k="max" v={formatNumber(w.stats.max)} />
+          <KV k="mean" v={formatNumber(w.stats.mean)} />
+          <KV k="std" v={formatNumber(w.stats.std)} />
+          {w.stats.nonFinite > 0 && <KV k="non-finite" v={w.stats.nonFinite} cls="bad" />}
+        </dl>
+      )}
     </div>
   );
 }
