@@ -36,7 +36,7 @@ describe('OpenCV in WebAssembly: memory', () => {
       const r = compareModels(engine, m, m, { timingRuns: 0 });
       expect(r.status).toBe('not-run');
       expect(r.reason).toMatch(
-        /the model is too big for OpenCV in WebAssembly: its 30\d MB of weights need about 12\d\d MB while they are read, and WebAssembly memory is limited to 1024 MB/,
+        /The model is too big for OpenCV in WebAssembly: its 30\d MB of weights need about 12\d\d MB while they are read, and WebAssembly memory is limited to 1024 MB/,
       );
       const small = big(1);
       expect(compareModels(engine, small, small, { timingRuns: 0 }).status).toBe('equal');
