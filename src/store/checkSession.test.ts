@@ -1,8 +1,8 @@
 /** The check session against a fake check worker (comlink over a MessageChannel): one check at a time, spent workers ended. */
-import * as Comlink from 'comlink';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Result } from '../worker/types';
 import { Cancelled, type WorkerLike } from './bridge';
+import { closeFakeWorkers, fakeWorker } from './fakeWorker.test-helper';
 import { CheckSession } from './checkSession';
 
 const MB = 2 ** 20;
@@ -43,28 +43,18 @@ class FakeCheckWorker {
 }
 
 const started: FakeCheckWorker[] = [];
-const ports: MessagePort[] = [];
 
 function startFake(setup?: (w: FakeCheckWorker, n: number) => void): () => WorkerLike {
   return () => {
     const fake = new FakeCheckWorker();
     setup?.(fake, started.length);
     started.push(fake);
-    const { port1, port2 } = new MessageChannel();
-    ports.push(port1, port2);
-    Comlink.expose(fake.api, port2);
-    return Object.assign(port1, {
-      terminate() {
-        port1.close();
-        port2.close();
-      },
-    });
+    return fakeWorker(fake.api);
   };
 }
 
 afterEach(() => {
-  for (const p of ports) p.close();
-  ports.length = 0;
+  closeFakeWorkers();
   started.length = 0;
 });
 

@@ -3,10 +3,10 @@
  * real one would have. What is checked is what the store relies on: the model is given again to a worker that lost
  * it, a cancel rejects what was asked with Cancelled, and a stale load never becomes the model.
  */
-import * as Comlink from 'comlink';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { FileIn, Result } from '../worker/types';
 import { Cancelled, type WorkerLike } from './bridge';
+import { closeFakeWorkers, fakeWorker } from './fakeWorker.test-helper';
 import { ModelSession } from './session';
 
 const ok = <T>(value: T): Result<T> => ({ ok: true, value });
@@ -66,28 +66,18 @@ class FakeWorker {
 }
 
 const started: FakeWorker[] = [];
-const ports: MessagePort[] = [];
 
 function startFake(setup?: (w: FakeWorker) => void): () => WorkerLike {
   return () => {
     const fake = new FakeWorker();
     setup?.(fake);
     started.push(fake);
-    const { port1, port2 } = new MessageChannel();
-    ports.push(port1, port2);
-    Comlink.expose(fake.api, port2);
-    return Object.assign(port1, {
-      terminate() {
-        port1.close();
-        port2.close();
-      },
-    });
+    return fakeWorker(fake.api);
   };
 }
 
 afterEach(() => {
-  for (const p of ports) p.close();
-  ports.length = 0;
+  closeFakeWorkers();
   started.length = 0;
 });
 
