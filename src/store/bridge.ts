@@ -4,6 +4,7 @@
  * checkSession.ts) build on it; the store talks only to them.
  */
 import * as Comlink from 'comlink';
+import { caffeError } from '../core/errors';
 
 export class Cancelled extends Error {
   override name = 'Cancelled';
@@ -28,8 +29,14 @@ export class WorkerBridge<Api> {
   /** Run one call on the worker; rejects with Cancelled if the worker is terminated meanwhile. */
   call<R>(fn: (w: Comlink.Remote<Api>) => R): Promise<Awaited<R>> {
     if (!this.remote) {
-      this.worker = this.start();
-      this.remote = Comlink.wrap<Api>(this.worker);
+      const worker = this.start();
+      // A worker that fails on its own (its script did not load, an uncaught error, out of memory) answers no
+      // call: its calls would wait forever. It is ended, and its calls fail with the reason.
+      worker.addEventListener('error', (e) => {
+        if (this.worker === worker) this.end(caffeError('worker-stopped', { reason: errorEventMessage(e) }));
+      });
+      this.worker = worker;
+      this.remote = Comlink.wrap<Api>(worker);
     }
     const w = this.remote;
     return new Promise<Awaited<R>>((resolve, reject) => {
@@ -54,11 +61,21 @@ export class WorkerBridge<Api> {
 
   /** End the worker from the page. `ended: true`: it is ending itself (see the check worker's close). */
   terminate(ended = false): void {
+    this.end(new Cancelled(), ended);
+  }
+
+  /** End the worker; its pending calls reject with `error`. */
+  private end(error: Error, ended = false): void {
     if (this.worker && !ended) this.worker.terminate();
     this.worker = undefined;
     this.remote = undefined;
     this.generation++;
-    for (const reject of this.pending) reject(new Cancelled());
+    for (const reject of this.pending) reject(error);
     this.pending.clear();
   }
+}
+
+function errorEventMessage(e: unknown): string {
+  const message = (e as { message?: unknown }).message;
+  return typeof message === 'string' && message ? message : 'it ended without saying why';
 }

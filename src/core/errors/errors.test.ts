@@ -115,6 +115,7 @@ const SAMPLES: { [C in ErrorCode]: ErrorParams<C>[] } = {
   'usage-against-two-files': [{}],
   'usage-compare-model': [{}],
   'usage-compare-against': [{}],
+  'worker-stopped': [{ reason: 'Uncaught RangeError: Array buffer allocation failed' }],
   'check-worker-stopped': [{ reason: 'Out of memory' }, { reason: 'the worker was terminated.' }],
   internal: [{ message: 'x is undefined' }, { message: 'Wrote 3 of 5 bytes.' }],
 };

@@ -341,6 +341,10 @@ export const ERRORS = {
   'usage-compare-against': { what: 'The compare command needs --against B.prototxt B.caffemodel.', hint: '' },
 
   // The whole-net check in the page.
+  'worker-stopped': {
+    what: (p: { reason: string }) => `The background worker stopped: ${stop(p.reason)}`,
+    hint: 'It may have run out of memory. Try again; your files were not changed.',
+  },
   'check-worker-stopped': {
     what: (p: { reason: string }) => `The check's worker stopped: ${stop(p.reason)}`,
     hint: 'The engine may have run out of memory; try again, or check a smaller model.',
