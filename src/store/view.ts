@@ -54,7 +54,10 @@ function select(set: SetState, get: GetState, sel: Selection | undefined): void 
       const r = sel.kind === 'layer' ? await session.layerDetails(side, sel.name) : await session.chainDetails(sel.id);
       if (stillAsked()) set({ details: r.ok ? { key, value: r.value } : { key, error: r.error } });
     } catch (e) {
-      if (stillAsked() && !(e instanceof Cancelled)) set({ details: { key, error: asPlain(e) } });
+      if (!stillAsked()) return;
+      // Cancelled with the fold it waited behind (the selection still stands): ask again, from the reloaded model.
+      if (e instanceof Cancelled) select(set, get, sel);
+      else set({ details: { key, error: asPlain(e) } });
     }
   })();
 }
