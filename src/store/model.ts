@@ -65,7 +65,9 @@ function pairOf(
   const models = kinds.filter((k) => k.kind === 'caffemodel');
   if (protos.length > 1) throw fail('two-prototxt', { names: protos.map((k) => k.file.name) });
   if (models.length > 1) throw fail('two-caffemodel', { names: models.map((k) => k.file.name) });
-  if (protos.length) return { prototxt: protos[0].file, caffemodel: models[0]?.file };
+  // A caffemodel dropped alone waits (no model on screen) for its prototxt: it goes with the next one dropped alone.
+  const waiting = shown.prototxt ? undefined : shown.caffemodel;
+  if (protos.length) return { prototxt: protos[0].file, caffemodel: models[0]?.file ?? waiting };
   if (shown.prototxt) return { prototxt: shown.prototxt, caffemodel: models[0].file };
   return { caffemodel: models[0].file };
 }

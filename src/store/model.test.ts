@@ -1,0 +1,35 @@
+/** Files dropped one at a time: a caffemodel alone, then its prototxt alone, load as one pair. */
+import { describe, expect, it, vi } from 'vitest';
+
+const opened = vi.hoisted(() => [] as { prototxt: File; caffemodel?: File }[]);
+vi.mock('./session', () => ({
+  session: {
+    beginLoad: () => ({
+      detect: async (f: File) => ({ ok: true, value: f.name.endsWith('.caffemodel') ? 'caffemodel' : 'prototxt' }),
+      open: async (files: { prototxt: File; caffemodel?: File }) => {
+        opened.push(files);
+        return { ok: true, value: { summary: { netName: 'n' }, layout: { nodes: [], edges: [] } } };
+      },
+    }),
+  },
+}));
+
+const { useAppStore } = await import('./store');
+const file = (name: string) => new File(['x'], name);
+
+describe('model slice: files dropped one at a time', () => {
+  it('pairs a caffemodel dropped alone with the prototxt dropped after it', async () => {
+    const weights = file('net.caffemodel');
+    await useAppStore.getState().openFiles([weights]);
+    expect(useAppStore.getState().notice).toContain('net.caffemodel holds weights only');
+    await useAppStore.getState().openFiles([file('net.prototxt')]);
+    expect(opened.at(-1)?.caffemodel).toBe(weights);
+    expect(useAppStore.getState().files.caffemodel).toBe(weights);
+  });
+
+  it('does not pair a new prototxt with the weights of the model on screen', async () => {
+    await useAppStore.getState().openFiles([file('other.prototxt')]);
+    expect(opened.at(-1)?.prototxt.name).toBe('other.prototxt');
+    expect(opened.at(-1)?.caffemodel).toBeUndefined();
+  });
+});
