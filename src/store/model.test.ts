@@ -33,3 +33,23 @@ describe('model slice: files dropped one at a time', () => {
     expect(opened.at(-1)?.caffemodel).toBeUndefined();
   });
 });
+
+describe('model slice: files dropped during a fold', () => {
+  it('stops the fold before the new files are read, so they load', async () => {
+    const order: string[] = [];
+    const { session } = await import('./session');
+    Object.assign(session, { cancel: () => order.push('cancel') });
+    useAppStore.setState({ job: { status: 'running', phase: 'fold', done: 0, total: 1 } });
+    const begin = session.beginLoad;
+    Object.assign(session, {
+      beginLoad: () => {
+        order.push('load');
+        return begin();
+      },
+    });
+    await useAppStore.getState().openFiles([file('next.prototxt')]);
+    expect(order).toEqual(['cancel', 'load']);
+    expect(opened.at(-1)?.prototxt.name).toBe('next.prototxt');
+    expect(useAppStore.getState().job.status).toBe('idle');
+  });
+});

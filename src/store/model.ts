@@ -80,7 +80,6 @@ async function openModel(
   files: ModelFiles,
   allowMissingWeights: boolean,
 ): Promise<void> {
-  if (get().job.status === 'running') get().cancel();
   // The model on screen stays in the store (and in the session) until the new files have loaded: files that
   // fail to load bring it back, with the error panel.
   set({ loadStatus: 'loading', loadStep: 'Reading files' });
@@ -102,6 +101,9 @@ function failedLoad(set: SetState, e: unknown, files?: ModelFiles): void {
 
 async function openFiles(set: SetState, get: GetState, dropped: File[]): Promise<void> {
   if (dropped.length === 0) return;
+  // New files replace the model being folded: the fold stops first, so the files are not read behind it (the worker
+  // is busy until it ends) and a Cancel pressed meanwhile cannot drop them.
+  if (get().job.status === 'running') get().cancel();
   const load = session.beginLoad();
   set({ error: undefined, notice: undefined, pending: undefined });
   let files: ModelFiles | undefined;
@@ -130,6 +132,7 @@ export const createModelSlice: Slice<ModelSlice> = (set, get) => ({
   async loadAnyway() {
     const files = get().pending;
     if (!files) return;
+    if (get().job.status === 'running') get().cancel();
     const load = session.beginLoad();
     set({ error: undefined, notice: undefined, pending: undefined });
     try {
