@@ -53,3 +53,12 @@ describe('model slice: files dropped during a fold', () => {
     expect(useAppStore.getState().job.status).toBe('idle');
   });
 });
+
+describe('model slice: "Load anyway"', () => {
+  it('is withdrawn when another error takes the panel', () => {
+    const prototxt = file('p.prototxt');
+    useAppStore.setState({ pending: { prototxt }, error: { code: 'pair-missing-weights' } as never });
+    useAppStore.getState().setError({ code: 'internal' } as never);
+    expect(useAppStore.getState().pending).toBeUndefined();
+  });
+});

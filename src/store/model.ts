@@ -170,7 +170,8 @@ export const createModelSlice: Slice<ModelSlice> = (set, get) => ({
       notice: undefined,
     });
   },
-  setError: (error) => set({ error }),
+  // "Load anyway" answers the refusal it came with: another error (or none) withdraws it.
+  setError: (error) => set({ error, pending: undefined }),
   setFoldedLayout: (layout) =>
     set((s) => ({ layouts: layout ? { before: s.layouts.before, after: layout } : { before: s.layouts.before } })),
 });
