@@ -103,7 +103,7 @@ async function openFiles(set: SetState, get: GetState, dropped: File[]): Promise
   if (dropped.length === 0) return;
   // New files replace the model being folded: the fold stops first, so the files are not read behind it (the worker
   // is busy until it ends) and a Cancel pressed meanwhile cannot drop them.
-  if (get().job.status === 'running') get().cancel();
+  get().cancel(); // a no-op unless a fold is running
   const load = session.beginLoad();
   set({ error: undefined, notice: undefined, pending: undefined });
   let files: ModelFiles | undefined;
@@ -132,7 +132,7 @@ export const createModelSlice: Slice<ModelSlice> = (set, get) => ({
   async loadAnyway() {
     const files = get().pending;
     if (!files) return;
-    if (get().job.status === 'running') get().cancel();
+    get().cancel(); // a no-op unless a fold is running
     const load = session.beginLoad();
     set({ error: undefined, notice: undefined, pending: undefined });
     try {
